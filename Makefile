@@ -1,0 +1,71 @@
+# PPA — Predictive Pod Autoscaler. `make help` lists the targets.
+
+SHELL := /usr/bin/env bash
+GO ?= go
+CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)
+PPA_TEST_BIN ?= $(CACHE)/ppa-test/bin
+export PPA_TEST_BIN
+export PATH := $(PPA_TEST_BIN):$(PATH)
+BIN := bin
+TEST_TIMEOUT ?= 40m
+# Packages are ours: everything under the module, nothing in dependencies.
+PKGS := ./...
+
+.DEFAULT_GOAL := help
+
+##@ Getting started
+
+.PHONY: demo
+demo: plugins ## Simulate reactive vs predictive scaling on a bundled real trace (prints a table, writes demo.svg).
+	$(GO) run ./cmd/ppa simulate --data testdata/traces/azure-v2-cpu-5m.csv --capacity 250000 \
+		--plugin prophet --lead 15m --train 7d --retrain 24h --reactive-floor --plot demo.svg
+
+.PHONY: test
+test: deps plugins lint ## Run every test (unit, integration against real servers, end to end).
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+##@ Build
+
+.PHONY: build
+build: plugins ## Build the binaries into bin/.
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+.PHONY: plugins
+plugins: ## Build every Go plugin to plugins/builtin/wasm/<name>.wasm (embedded by the binaries).
+	$(GO) run ./plugins/builtin/gen
+
+.PHONY: examples
+examples: ## Rebuild the C and AssemblyScript example plugins (needs clang, npm).
+	bash plugins/examples/c/build.sh
+	bash plugins/examples/assemblyscript/build.sh
+
+##@ Development
+
+.PHONY: deps
+deps: ## Install what the tests need (Prometheus, MinIO, protoc, wasm toolchains); cached, idempotent.
+	bash test/scripts/install-deps.sh
+
+.PHONY: generate
+generate: ## Regenerate generated code (OIP v2 protobuf).
+	bash hack/gen-proto.sh
+
+.PHONY: verify-generated
+verify-generated: generate ## Fail when generated code is not up to date.
+	@git diff --exit-code -- host/runtime/inferencepb || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
+
+.PHONY: lint
+lint: ## gofmt and go vet.
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+.PHONY: golden
+golden: ## Refit real Prophet (PyPI, pinned) and rewrite plugins/prophet/testdata/golden.
+	bash plugins/prophet/golden/run.sh
+
+.PHONY: bench
+bench: plugins ## Run the benchmarks and print figures.
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./host/engine ./host/runtime ./host/scaler ./plugins/prophet
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-18s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
