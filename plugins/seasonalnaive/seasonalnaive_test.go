@@ -122,7 +122,7 @@ func TestPointForecasts(t *testing.T) {
 			want: []float64{daily(45)},
 		},
 		{
-			name: "explicit season",
+			name:   "explicit season",
 			params: abi.Params{ParamSeason: "12h"},
 			ts:     ts3d, ys: ys3d,
 			at:   []int64{end + hour},
