@@ -1,0 +1,82 @@
+package scaler
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ppa-autoscaler/ppa/host/decision"
+)
+
+func TestParseTrigger(t *testing.T) {
+	base := func(kv ...string) map[string]string {
+		m := map[string]string{"modelName": "web", "targetValue": "100"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		md      map[string]string
+		ns      string
+		check   func(*testing.T, *Trigger)
+		wantErr string
+	}{
+		{name: "defaults", md: base(), ns: "shop", check: func(t *testing.T, tr *Trigger) {
+			if tr.ModelKey() != "shop/web" || tr.TargetValue != 100 || tr.Horizon != 5*time.Minute ||
+				tr.Aggregation != decision.AggMax || tr.Bound != decision.BoundYhat || tr.Mode != ModeActive ||
+				tr.MaxForecastAge != DefaultMaxForecastAge || tr.HasFloor() {
+				t.Fatalf("trigger = %+v", tr)
+			}
+			if tr.MetricName() != "ppa-shop-web" {
+				t.Fatalf("metric name %q", tr.MetricName())
+			}
+		}},
+		{name: "bare integer horizon is minutes", md: base("horizon", "7"), ns: "a", check: func(t *testing.T, tr *Trigger) {
+			if tr.Horizon != 7*time.Minute {
+				t.Fatalf("horizon %v", tr.Horizon)
+			}
+		}},
+		{name: "duration horizon", md: base("horizon", "90s", "aggregation", "Mean", "bound", "upper", "modelNamespace", "ml"), ns: "a", check: func(t *testing.T, tr *Trigger) {
+			if tr.Horizon != 90*time.Second || tr.Aggregation != decision.AggMean || tr.Bound != decision.BoundUpper || tr.ModelNamespace != "ml" {
+				t.Fatalf("trigger %+v", tr)
+			}
+		}},
+		{name: "floor and forecastOnly", md: base("mode", "forecastOnly", "reactiveQuery", "sum(rate(x[1m]))", "prometheusAddress", "http://p:9090"), ns: "a", check: func(t *testing.T, tr *Trigger) {
+			if tr.Mode != ModeForecastOnly || !tr.HasFloor() || !tr.Options().ReactiveFloor {
+				t.Fatalf("trigger %+v", tr)
+			}
+		}},
+		{name: "missing model", md: map[string]string{"targetValue": "1"}, ns: "a", wantErr: `metadata "modelName" is required`},
+		{name: "missing target", md: map[string]string{"modelName": "x"}, ns: "a", wantErr: `metadata "targetValue" is required`},
+		{name: "zero target", md: base("targetValue", "0"), ns: "a", wantErr: `metadata "targetValue": "0" is not a positive number`},
+		{name: "text target", md: base("targetValue", "lots"), ns: "a", wantErr: `metadata "targetValue"`},
+		{name: "bad horizon", md: base("horizon", "soon"), ns: "a", wantErr: `metadata "horizon": "soon" is neither a duration`},
+		{name: "negative horizon", md: base("horizon", "-3"), ns: "a", wantErr: `metadata "horizon"`},
+		{name: "huge horizon", md: base("horizon", "30d"), ns: "a", wantErr: `metadata "horizon": 720h0m0s is outside`},
+		{name: "unknown aggregation", md: base("aggregation", "median"), ns: "a", wantErr: `metadata "aggregation": aggregation "median"`},
+		{name: "unknown bound", md: base("bound", "p99"), ns: "a", wantErr: `metadata "bound"`},
+		{name: "unknown mode", md: base("mode", "yolo"), ns: "a", wantErr: `metadata "mode"`},
+		{name: "bad activation", md: base("activationValue", "x"), ns: "a", wantErr: `metadata "activationValue"`},
+		{name: "bad age", md: base("maxForecastAge", "0s"), ns: "a", wantErr: `metadata "maxForecastAge"`},
+		{name: "query without address", md: base("reactiveQuery", "up"), ns: "a", wantErr: `"reactiveQuery" and "prometheusAddress" go together`},
+		{name: "forecastOnly without floor", md: base("mode", "forecastOnly"), ns: "a", wantErr: `forecastOnly returns the reactive value`},
+		{name: "no namespace", md: base(), ns: "", wantErr: `metadata "modelNamespace" is required`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := ParseTrigger("ns/so", tc.ns, tc.md)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, tr)
+		})
+	}
+}
