@@ -1,0 +1,131 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+)
+
+// Defaults of Config. Each can be changed with the matching With method.
+const (
+	// DefaultMemoryLimitPages caps a plugin instance's linear memory at
+	// 4096 pages of 64 KiB = 256 MiB.
+	DefaultMemoryLimitPages = 4096
+	// DefaultCallTimeout bounds the wall time of one plugin call
+	// (including instantiating a fresh instance when the pool has none).
+	DefaultCallTimeout = 30 * time.Second
+	// DefaultMaxOutputBytes is how much of a call's stdout and stderr
+	// (together) is kept: the last 64 KiB.
+	DefaultMaxOutputBytes = 64 << 10
+	// DefaultMaxResultBytes bounds the result buffer a call may return:
+	// 64 MiB.
+	DefaultMaxResultBytes = 64 << 20
+)
+
+// maxMemoryLimitPages is the most a wasm32 memory can have (4 GiB).
+const maxMemoryLimitPages = 65536
+
+// Config configures an Engine. It is immutable: every With method returns
+// a changed copy and never fails; New validates the result. The zero value
+// is not useful: start from NewConfig.
+type Config struct {
+	cacheDir         string
+	memoryLimitPages uint32
+	callTimeout      time.Duration
+	maxOutputBytes   int
+	maxResultBytes   int
+	poolSize         int
+	logger           *slog.Logger
+	observer         func(CallInfo)
+	now              func() time.Time
+}
+
+// NewConfig returns the default configuration: no compilation cache
+// directory, a memory limit of DefaultMemoryLimitPages, DefaultCallTimeout,
+// DefaultMaxOutputBytes, DefaultMaxResultBytes, a pool of
+// runtime.GOMAXPROCS(0) instances per plugin, no logging and no observer.
+func NewConfig() Config {
+	return Config{
+		memoryLimitPages: DefaultMemoryLimitPages,
+		callTimeout:      DefaultCallTimeout,
+		maxOutputBytes:   DefaultMaxOutputBytes,
+		maxResultBytes:   DefaultMaxResultBytes,
+		poolSize:         runtime.GOMAXPROCS(0),
+		now:              time.Now,
+	}
+}
+
+// WithCacheDir keeps compiled machine code in dir (created if missing), so
+// that another engine or process loading the same module skips
+// compilation. Empty (the default) caches in memory only, for the life of
+// the engine.
+//
+// # Notes
+//
+//   - The directory may be shared by several processes of the same build;
+//     wazero keys entries by module content and its own version.
+func (c Config) WithCacheDir(dir string) Config { c.cacheDir = dir; return c }
+
+// WithMemoryLimitPages caps each instance's linear memory, in 64 KiB pages
+// (1..65536). A plugin that needs more fails the call with an error; the
+// memory of a module that declares a larger minimum fails to load.
+// Default DefaultMemoryLimitPages (256 MiB).
+func (c Config) WithMemoryLimitPages(pages uint32) Config { c.memoryLimitPages = pages; return c }
+
+// WithCallTimeout bounds the wall time of each plugin call; when it passes
+// the guest is stopped (even in an endless loop) and the call returns an
+// error wrapping context.DeadlineExceeded. The caller's context can only
+// shorten it. Must be positive. Default DefaultCallTimeout.
+func (c Config) WithCallTimeout(d time.Duration) Config { c.callTimeout = d; return c }
+
+// WithMaxOutputBytes sets how many bytes of a call's stdout and stderr are
+// kept (the last ones; older output is dropped and counted). The captured
+// output is logged at debug level and appended to the error of a failed
+// call. Zero discards all output. Default DefaultMaxOutputBytes.
+func (c Config) WithMaxOutputBytes(n int) Config { c.maxOutputBytes = n; return c }
+
+// WithMaxResultBytes bounds the size of the result buffer one call may
+// return; a larger result fails the call. Must be at least 4 (the status).
+// Default DefaultMaxResultBytes.
+func (c Config) WithMaxResultBytes(n int) Config { c.maxResultBytes = n; return c }
+
+// WithPoolSize sets, per loaded plugin, the most instances that run calls
+// at once and the most kept idle between calls. Further callers wait for a
+// free instance (or their context). Must be positive. Default
+// runtime.GOMAXPROCS(0) at the time NewConfig was called.
+func (c Config) WithPoolSize(n int) Config { c.poolSize = n; return c }
+
+// WithLogger sets the logger for load events and the captured output of
+// plugins (debug level). Nil (the default) logs nothing.
+func (c Config) WithLogger(l *slog.Logger) Config { c.logger = l; return c }
+
+// WithObserver sets a function called after every plugin call (train,
+// predict; also the calls made while loading) with its outcome and
+// duration, for metrics. It runs on the caller's goroutine and must be
+// fast and safe for concurrent use. Nil (the default) disables it.
+func (c Config) WithObserver(f func(CallInfo)) Config { c.observer = f; return c }
+
+// WithClock sets the clock used to measure call durations. Nil restores
+// time.Now (the default).
+func (c Config) WithClock(now func() time.Time) Config { c.now = now; return c }
+
+// validate reports the first invalid setting.
+func (c Config) validate() error {
+	if c.memoryLimitPages < 1 || c.memoryLimitPages > maxMemoryLimitPages {
+		return fmt.Errorf("memory limit of %d pages: want 1 to %d", c.memoryLimitPages, maxMemoryLimitPages)
+	}
+	if c.callTimeout <= 0 {
+		return fmt.Errorf("call timeout %s: must be positive", c.callTimeout)
+	}
+	if c.maxOutputBytes < 0 {
+		return fmt.Errorf("max output bytes %d: must not be negative", c.maxOutputBytes)
+	}
+	if c.maxResultBytes < 4 {
+		return fmt.Errorf("max result bytes %d: must be at least 4", c.maxResultBytes)
+	}
+	if c.poolSize < 1 {
+		return fmt.Errorf("pool size %d: must be positive", c.poolSize)
+	}
+	return nil
+}
