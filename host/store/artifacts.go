@@ -87,11 +87,10 @@ func digest(b []byte) string {
 // marker. If the document cannot be written, the payload just created is
 // withdrawn (best effort) so that the version can be written again.
 func (a *artifacts) commit(ctx context.Context, payloadKey string, payload []byte, docKey string, doc any) error {
-	docBytes, err := json.MarshalIndent(doc, "", "  ")
+	docBytes, err := encodeDocument(doc)
 	if err != nil {
 		return fmt.Errorf("%s: encode: %w", a.obj.location(docKey), err)
 	}
-	docBytes = append(docBytes, '\n')
 	// A committed version may have been written by someone else already: say
 	// so without touching anything.
 	if _, err := a.obj.read(ctx, docKey, maxDocumentSize); err == nil {
@@ -397,3 +396,16 @@ var errTooLarge = errors.New("object larger than expected")
 
 // defaultEntropy is the entropy of NewVersion outside of tests.
 var defaultEntropy io.Reader = rand.Reader
+
+// encodeDocument renders a plugin.json or manifest.json: indented for
+// people, without HTML escaping, ending in a newline.
+func encodeDocument(doc any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
