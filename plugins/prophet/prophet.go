@@ -278,33 +278,47 @@ func column(d Data, name string, keep []int) []float64 {
 
 // Fit fits a model to d with the options o.
 func Fit(o Options, d Data) (*Model, error) {
-	if err := o.validate(); err != nil {
+	m, h, X, err := prepare(&o, d)
+	if err != nil {
 		return nil, err
 	}
+	if err := m.optimize(&o, h, X); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// prepare validates the inputs and does everything upstream's preprocess
+// does: drop missing rows, sort, scale, choose seasonalities, holidays,
+// regressors and changepoints, and build the feature matrix.
+func prepare(o *Options, d Data) (m *Model, h *history, X []float64, err error) {
+	if err := o.validate(); err != nil {
+		return nil, nil, nil, err
+	}
 	if len(d.Y) != len(d.T) {
-		return nil, invalid("values: %d values for %d timestamps", len(d.Y), len(d.T))
+		return nil, nil, nil, invalid("values: %d values for %d timestamps", len(d.Y), len(d.T))
 	}
 	for name, c := range d.Columns {
 		if len(c) != len(d.T) {
-			return nil, invalid("column %q: %d values for %d timestamps", name, len(c), len(d.T))
+			return nil, nil, nil, invalid("column %q: %d values for %d timestamps", name, len(c), len(d.T))
 		}
 	}
 	// Drop missing values; sort stably by time.
 	var keep []int
 	for i, v := range d.Y {
 		if math.IsInf(v, 0) {
-			return nil, invalid("values: row %d: found infinity", i)
+			return nil, nil, nil, invalid("values: row %d: found infinity", i)
 		}
 		if !math.IsNaN(v) {
 			keep = append(keep, i)
 		}
 	}
 	if len(keep) < 2 {
-		return nil, abi.Errorf(abi.StatusInsufficientData, "values: %d non-missing rows, need at least 2", len(keep))
+		return nil, nil, nil, abi.Errorf(abi.StatusInsufficientData, "values: %d non-missing rows, need at least 2", len(keep))
 	}
 	slices.SortStableFunc(keep, func(a, b int) int { return cmp.Compare(d.T[a], d.T[b]) })
 	n := len(keep)
-	h := &history{ts: make([]int64, n), y: make([]float64, n), cols: map[string][]float64{}}
+	h = &history{ts: make([]int64, n), y: make([]float64, n), cols: map[string][]float64{}}
 	for i, k := range keep {
 		h.ts[i] = d.T[k]
 		h.y[i] = d.Y[k]
@@ -313,10 +327,10 @@ func Fit(o Options, d Data) (*Model, error) {
 		h.cols[name] = column(d, name, keep)
 	}
 	if h.ts[n-1] == h.ts[0] {
-		return nil, abi.Errorf(abi.StatusInsufficientData, "timestamps: all rows have the same time")
+		return nil, nil, nil, abi.Errorf(abi.StatusInsufficientData, "timestamps: all rows have the same time")
 	}
 
-	m := &Model{
+	m = &Model{
 		Format:             ModelFormat,
 		Growth:             o.Growth,
 		Scaling:            o.Scaling,
@@ -334,14 +348,14 @@ func Fit(o Options, d Data) (*Model, error) {
 	}
 	capCol, err := m.capColumn(h.cols, n)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	floorCol, hasFloor, err := m.floorColumn(h.cols, n)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	if err := m.initializeScales(h.y, capCol, floorCol, hasFloor); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	m.StartMs = h.ts[0]
 	m.TScaleNs = (h.ts[n-1] - h.ts[0]) * nsPerMs
@@ -350,7 +364,7 @@ func Fit(o Options, d Data) (*Model, error) {
 		h.capS = make([]float64, n)
 		for i := range capCol {
 			if capCol[i] <= h.floor[i] {
-				return nil, invalid("cap: row %d: cap %v must be greater than floor %v", i, capCol[i], h.floor[i])
+				return nil, nil, nil, invalid("cap: row %d: cap %v must be greater than floor %v", i, capCol[i], h.floor[i])
 			}
 			h.capS[i] = (capCol[i] - h.floor[i]) / m.YScale
 		}
@@ -366,20 +380,17 @@ func Fit(o Options, d Data) (*Model, error) {
 	}
 	m.HistoryMeanDiff = diffSum / float64(n-1)
 
-	if err := m.setFeatures(&o, h); err != nil {
-		return nil, err
+	if err := m.setFeatures(o, h); err != nil {
+		return nil, nil, nil, err
 	}
-	X, err := m.Features.matrix(h.ts, h.cols)
+	X, err = m.Features.matrix(h.ts, h.cols)
 	if err != nil {
-		return nil, invalid("%v", err)
+		return nil, nil, nil, invalid("%v", err)
 	}
-	if err := m.setChangepoints(&o, h); err != nil {
-		return nil, err
+	if err := m.setChangepoints(o, h); err != nil {
+		return nil, nil, nil, err
 	}
-	if err := m.optimize(&o, h, X); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return m, h, X, nil
 }
 
 func (m *Model) capColumn(cols map[string][]float64, n int) ([]float64, error) {
