@@ -1,0 +1,303 @@
+package cli
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ppa-autoscaler/ppa/abi"
+	"github.com/ppa-autoscaler/ppa/host/engine"
+	"github.com/ppa-autoscaler/ppa/host/series"
+)
+
+// DefaultPlugin is the plugin `ppa forecast` uses without --plugin.
+const DefaultPlugin = "seasonal-naive"
+
+// maxPeriods bounds --periods.
+const maxPeriods = 1_000_000
+
+// Output formats of forecast.
+const (
+	formatTable = "table"
+	formatCSV   = "csv"
+	formatJSON  = "json"
+)
+
+// ForecastOptions are the flags of `ppa forecast`.
+type ForecastOptions struct {
+	// Data is the CSV file with columns ds and y.
+	Data string
+	// Periods is how many steps to forecast after the last timestamp.
+	Periods int
+	// Freq is the step between forecasts, e.g. "5m" or "1d".
+	Freq string
+	// Plugin is a built-in plugin name or a path to a .wasm file.
+	Plugin string
+	// Params are "key=value" plugin parameters.
+	Params []string
+	// Seed seeds the plugin's random choices.
+	Seed uint64
+	// Format is table, csv or json.
+	Format string
+	// Out is a file to write instead of standard output.
+	Out string
+}
+
+func newForecastCmd(app *App, out io.Writer) *cobra.Command {
+	o := &ForecastOptions{}
+	cmd := &cobra.Command{
+		Use:   "forecast --data FILE.csv --periods N --freq DURATION",
+		Short: "Train a plugin on a CSV series and forecast the steps after its end",
+		Long: `forecast trains a forecaster plugin on every row of a CSV file (header
+naming the columns ds and y; ds in RFC 3339 or YYYY-MM-DD[ HH:MM[:SS]], UTC;
+an empty y or NaN is a missing value) and forecasts --periods points, --freq
+apart, after the last timestamp.
+
+Durations accept Go syntax plus d for days: 90s, 5m, 1h, 1d12h.
+Plugin parameters are given as --param name=value (repeatable) and checked
+against the plugin's self-description; see ppa plugin inspect NAME.`,
+		Example: `  ppa forecast --data requests.csv --periods 288 --freq 5m
+  ppa forecast --data requests.csv --periods 7 --freq 1d --param season=7d --format json
+  ppa forecast --data requests.csv --periods 48 --freq 1h --plugin ./my-forecaster.wasm --out forecast.csv --format csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.Run(cmd.Context(), app, out)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Data, "data", "", "CSV file with columns ds and y (required)")
+	f.IntVar(&o.Periods, "periods", 0, "number of points to forecast (required)")
+	f.StringVar(&o.Freq, "freq", "", "step between forecast points, e.g. 5m, 1h, 1d (required)")
+	f.StringVar(&o.Plugin, "plugin", DefaultPlugin, "built-in plugin name or path to a .wasm file")
+	f.StringArrayVar(&o.Params, "param", nil, "plugin parameter as name=value (repeatable)")
+	f.Uint64Var(&o.Seed, "seed", 0, "seed for the plugin's random choices")
+	f.StringVar(&o.Format, "format", formatTable, "output format: table, csv or json")
+	f.StringVar(&o.Out, "out", "", "write the forecast to this file instead of standard output")
+	for _, name := range []string{"data", "periods", "freq"} {
+		_ = cmd.MarkFlagRequired(name)
+	}
+	return cmd
+}
+
+// ForecastPoint is one row of a forecast.
+type ForecastPoint struct {
+	DS    time.Time `json:"ds"`
+	Yhat  float64   `json:"yhat"`
+	Lower *float64  `json:"yhat_lower,omitempty"`
+	Upper *float64  `json:"yhat_upper,omitempty"`
+}
+
+// PluginRef identifies the plugin that made a forecast.
+type PluginRef struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Digest  string `json:"digest"`
+}
+
+// ForecastResult is the JSON document `ppa forecast --format json` prints.
+type ForecastResult struct {
+	Plugin   PluginRef       `json:"plugin"`
+	Forecast []ForecastPoint `json:"forecast"`
+}
+
+// validate checks the flags that need no file or plugin.
+func (o *ForecastOptions) validate() (time.Duration, map[string]string, error) {
+	if o.Periods < 1 || o.Periods > maxPeriods {
+		return 0, nil, fmt.Errorf("--periods %d: want 1 to %d", o.Periods, maxPeriods)
+	}
+	freq, err := abi.ParseDuration(o.Freq)
+	if err != nil {
+		return 0, nil, fmt.Errorf("--freq: %w", err)
+	}
+	if freq < time.Millisecond {
+		return 0, nil, fmt.Errorf("--freq %s: want at least 1ms", o.Freq)
+	}
+	switch o.Format {
+	case formatTable, formatCSV, formatJSON:
+	default:
+		return 0, nil, fmt.Errorf("--format %q: want table, csv or json", o.Format)
+	}
+	kv, err := parseParamFlags(o.Params)
+	if err != nil {
+		return 0, nil, err
+	}
+	return freq, kv, nil
+}
+
+// parseParamFlags splits repeated --param name=value flags.
+func parseParamFlags(flags []string) (map[string]string, error) {
+	kv := map[string]string{}
+	for _, p := range flags {
+		name, value, ok := strings.Cut(p, "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" {
+			return nil, fmt.Errorf("--param %q: want name=value", p)
+		}
+		if _, dup := kv[name]; dup {
+			return nil, fmt.Errorf("--param %q: parameter %q given twice", p, name)
+		}
+		kv[name] = value
+	}
+	return kv, nil
+}
+
+// Run reads the data, trains, forecasts and writes the result to w (or to
+// the --out file).
+func (o *ForecastOptions) Run(ctx context.Context, app *App, w io.Writer) error {
+	freq, kv, err := o.validate()
+	if err != nil {
+		return err
+	}
+	s, err := series.ReadFile(o.Data)
+	if err != nil {
+		return err
+	}
+	e, err := app.NewEngine(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer e.Close(ctx)
+	p, err := app.LoadPlugin(ctx, e, o.Plugin)
+	if err != nil {
+		return err
+	}
+	defer p.Close(ctx)
+	res, err := Forecast(ctx, p, s, ForecastRequest{Params: kv, Seed: o.Seed, Periods: o.Periods, Freq: freq, Source: o.Data})
+	if err != nil {
+		return err
+	}
+	res.Plugin.Digest = p.Digest()
+	app.Logger().Info("forecast", "plugin", p.String(), "rows", s.Len(), "periods", o.Periods, "freq", freq)
+
+	if o.Out == "" {
+		return writeForecast(w, o.Format, res)
+	}
+	f, err := os.Create(o.Out)
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if err := writeForecast(f, o.Format, res); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", o.Out, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", o.Out, err)
+	}
+	return nil
+}
+
+// ForecastRequest says what Forecast computes.
+type ForecastRequest struct {
+	// Params are plugin parameters as typed by people (name → value); they
+	// are checked and typed with the plugin's description.
+	Params map[string]string
+	// Seed seeds the plugin.
+	Seed uint64
+	// Periods points are forecast, Freq apart, after the last timestamp.
+	Periods int
+	Freq    time.Duration
+	// Source names the data in error messages (e.g. the file name).
+	Source string
+}
+
+// Forecast trains f on s and forecasts req.Periods points after the end of
+// s. The result's plugin digest is left empty: f may not be a module.
+func Forecast(ctx context.Context, f engine.Forecaster, s *series.Series, req ForecastRequest) (*ForecastResult, error) {
+	desc := f.Description()
+	params, err := desc.ParseParams(req.Params)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", desc.Name, err)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", req.Source, err)
+	}
+	if n, need := s.Valid(), desc.Capabilities.MinPoints; n < need {
+		return nil, fmt.Errorf("%s: %d observed points (of %d rows), fewer than the %d plugin %s needs", req.Source, n, s.Len(), need, desc.Name)
+	}
+	tr, err := f.Train(ctx, &abi.TrainRequest{Params: params, Seed: req.Seed, Timestamps: s.T, Values: s.Y})
+	if err != nil {
+		return nil, fmt.Errorf("train %s on %s: %w", desc.Name, req.Source, err)
+	}
+	last := s.T[len(s.T)-1]
+	step := req.Freq.Milliseconds()
+	ts := make([]int64, req.Periods)
+	for i := range ts {
+		ts[i] = last + int64(i+1)*step
+	}
+	pr, err := f.Predict(ctx, &abi.PredictRequest{Model: tr.Model, Seed: req.Seed, Timestamps: ts})
+	if err != nil {
+		return nil, fmt.Errorf("predict with %s: %w", desc.Name, err)
+	}
+	res := &ForecastResult{
+		Plugin:   PluginRef{Name: desc.Name, Version: desc.Version},
+		Forecast: make([]ForecastPoint, len(ts)),
+	}
+	for i, t := range ts {
+		pt := ForecastPoint{DS: time.UnixMilli(t).UTC(), Yhat: pr.Yhat[i]}
+		if len(pr.Lower) > 0 {
+			pt.Lower, pt.Upper = &pr.Lower[i], &pr.Upper[i]
+		}
+		res.Forecast[i] = pt
+	}
+	return res, nil
+}
+
+func writeForecast(w io.Writer, format string, res *ForecastResult) error {
+	bounds := len(res.Forecast) > 0 && res.Forecast[0].Lower != nil
+	switch format {
+	case formatJSON:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	case formatCSV:
+		cw := csv.NewWriter(w)
+		header := []string{"ds", "yhat"}
+		if bounds {
+			header = append(header, "yhat_lower", "yhat_upper")
+		}
+		if err := cw.Write(header); err != nil {
+			return err
+		}
+		for _, p := range res.Forecast {
+			row := []string{p.DS.Format(time.RFC3339), fullFloat(p.Yhat)}
+			if bounds {
+				row = append(row, fullFloat(*p.Lower), fullFloat(*p.Upper))
+			}
+			if err := cw.Write(row); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	default:
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		if bounds {
+			fmt.Fprintln(tw, "ds\tyhat\tyhat_lower\tyhat_upper\t")
+		} else {
+			fmt.Fprintln(tw, "ds\tyhat\t")
+		}
+		for _, p := range res.Forecast {
+			if bounds {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", p.DS.Format(time.RFC3339), tableFloat(p.Yhat), tableFloat(*p.Lower), tableFloat(*p.Upper))
+			} else {
+				fmt.Fprintf(tw, "%s\t%s\t\n", p.DS.Format(time.RFC3339), tableFloat(p.Yhat))
+			}
+		}
+		return tw.Flush()
+	}
+}
+
+// fullFloat is the shortest text that reads back as the same float.
+func fullFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// tableFloat rounds for people: 4 decimals.
+func tableFloat(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
