@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -157,13 +158,24 @@ func startProcess(name, path string, args, env, dropEnvPrefixes []string, dir st
 	cmd.Stdout = p.log
 	cmd.Stderr = p.log
 	setProcAttr(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
+	// The parent-death signal (Linux) fires when the starting OS thread
+	// exits, not the process; the Go runtime may retire threads. Start and
+	// wait from one goroutine locked to its thread, so the thread lives
+	// exactly as long as the child.
+	started := make(chan error, 1)
 	go func() {
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
+	if err := <-started; err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
 	return p, nil
 }
 
