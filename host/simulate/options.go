@@ -77,6 +77,9 @@ type Options struct {
 	Utilizations []float64
 	// Logger receives progress at Info level; nil discards it.
 	Logger *slog.Logger
+	// Progress, when set, is called after each forecast period (training
+	// and prediction) with the number of periods done and their total.
+	Progress func(done, total int)
 	// Label names the forecaster in the result (e.g. "prophet 1.0.0").
 	Label string
 }

@@ -140,6 +140,9 @@ func (o *Options) forecast(ctx context.Context, g *grid, evalFrom, lead, trainSt
 		}
 		done++
 		o.logf("forecast period done", "at", when, "period", done, "of", total)
+		if o.Progress != nil {
+			o.Progress(done, total)
+		}
 	}
 	return p, nil
 }
