@@ -93,8 +93,15 @@ func (l *localObjects) create(ctx context.Context, key string, data []byte) erro
 		}
 		return fmt.Errorf("%s: %w", final, err)
 	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("%s: %w", final, err)
+	// Make the new name durable, and the directories MkdirAll may have
+	// created on the way to it.
+	for d := dir; ; d = filepath.Dir(d) {
+		if err := syncDir(d); err != nil {
+			return fmt.Errorf("%s: %w", final, err)
+		}
+		if d == l.root || len(d) <= len(l.root) {
+			break
+		}
 	}
 	return nil
 }

@@ -3,9 +3,12 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -255,10 +258,17 @@ func TestS3(t *testing.T) {
 
 // retrying gives s a client with minio-go's default retries: a restarted
 // MinIO reports ready before it serves every request ("Server not
-// initialized yet", 503), which a client that never retries would see.
+// initialized yet", 503), which a client that never retries would see. The
+// region is given because minio-go does not retry a bucket-location lookup.
 func retrying(t *testing.T, s *artifacts, srv *testenv.MinIOServer) {
 	t.Helper()
-	s.obj.(*s3Objects).client = srv.Client(t)
+	o := testS3Options(srv)
+	o.MaxRetries, o.Region = 0, "us-east-1"
+	c, _, err := newS3Client(o, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.obj.(*s3Objects).client = c
 }
 
 // killingClient returns a client for srv that kills the server once limit
@@ -314,4 +324,91 @@ func (b *killingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.left -= int64(n)
 	return n, err
+}
+
+// TestS3TrustsCAFile checks the TLS set-up against a loopback HTTPS server
+// with a certificate from its own CA: refused without the CA file, trusted
+// with it. The server answers the two requests Open makes (bucket exists,
+// versioning enabled).
+func TestS3TrustsCAFile(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.URL.Query()["versioning"]; ok {
+			w.Header().Set("Content-Type", "application/xml")
+			io.WriteString(w, `<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>`)
+			return
+		}
+		w.WriteHeader(http.StatusOK) // HEAD /bucket: it exists
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	srv.StartTLS()
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(ca, cert, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(srv.URL, "https://")
+	for _, c := range []struct {
+		name    string
+		o       S3Options
+		wantErr string
+	}{
+		{"untrusted", S3Options{Endpoint: srv.URL}, "certificate"},
+		{"ca file", S3Options{Endpoint: srv.URL, CAFile: ca}, ""},
+		{"ca file, no scheme", S3Options{Endpoint: host, CAFile: ca}, ""},
+		{"no pem in ca file", S3Options{Endpoint: srv.URL, CAFile: filepath.Join("testdata", "manifest.json")}, "no PEM certificate"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.o.AccessKey, c.o.SecretKey, c.o.MaxRetries, c.o.Region = "a", "b", 1, "us-east-1"
+			s, err := openS3Test(t, "s3://bucket/x", c.o)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("Open: %v, want an error containing %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "s3://bucket/x (" + srv.URL + ")"; s.String() != want {
+				t.Fatalf("String() = %q, want %q", s.String(), want)
+			}
+		})
+	}
+}
+
+// TestS3KeyFilesRotate: credentials from files are read again when the
+// files change, as when Kubernetes updates a mounted Secret.
+func TestS3KeyFilesRotate(t *testing.T) {
+	srv := testenv.MinIO(t)
+	bucket := srv.NewBucket(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	ak, sk := filepath.Join(dir, "access-key"), filepath.Join(dir, "secret-key")
+	stamp := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	write := func(secret string) {
+		t.Helper()
+		stamp = stamp.Add(time.Minute) // distinct mtimes whatever the file system's resolution
+		for f, v := range map[string]string{ak: srv.AccessKey, sk: secret} {
+			if err := os.WriteFile(f, []byte(v), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(f, stamp, stamp); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(srv.SecretKey)
+	s, err := openS3Test(t, "s3://"+bucket, S3Options{Endpoint: "http://" + srv.Endpoint, AccessKeyFile: ak, SecretKeyFile: sk, MaxRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("rotated-to-a-wrong-secret")
+	if _, err := s.ListPlugins(ctx); err == nil || !strings.Contains(err.Error(), "signature") {
+		t.Fatalf("ListPlugins with a wrong secret in the files: %v, want a signature error", err)
+	}
+	write(srv.SecretKey)
+	if _, err := s.ListPlugins(ctx); err != nil {
+		t.Fatalf("ListPlugins after the secret came back: %v", err)
+	}
 }
