@@ -64,7 +64,7 @@ go_install_versioned() {
 		mkdir -p "$gobin"
 		# Run outside any module so the project's go.mod plays no part; an
 		# empty GOFLAGS keeps caller settings such as -mod=vendor out.
-		(cd "$WORK" && GOBIN="$gobin" GOFLAGS= GOWORK=off go install "$@" "$pkg@$version") ||
+		(cd "$WORK" && GOBIN="$gobin" GOFLAGS='' GOWORK=off go install "$@" "$pkg@$version") ||
 			die "$name: go install $pkg@$version failed"
 		[[ -x $gobin/$name ]] || die "$name: go install produced no $gobin/$name"
 		mv -f "$gobin/$name" "$target.tmp"
@@ -134,4 +134,4 @@ MINIO_PID=
 sed 's/^/  /' "$WORK/minio.log"
 "$BIN/minio" --version >/dev/null 2>&1 || die "$BIN/minio does not run"
 
-log "done: $(cd "$BIN" && ls -1 | tr '\n' ' ')"
+log "done: $(find "$BIN" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\n' ' ')"
