@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Fits real (upstream, PyPI) Prophet and rewrites the golden fixtures in
-# plugins/prophet/testdata/golden, or runs the Python side of the benchmark.
+# plugins/prophet/testdata/golden (golden.py) and the upstream
+# cross-validation reference in host/backtest/testdata (cv_golden.py), or
+# runs the Python side of the benchmark (bench.py).
 #
-#   plugins/prophet/golden/run.sh [golden.py options]   # make golden
+#   plugins/prophet/golden/run.sh                      # make golden: both
+#   plugins/prophet/golden/run.sh --case data_absmax   # golden.py, one case
 #   plugins/prophet/golden/run.sh bench CSV [bench.py options]
 #
 # The pinned environment (requirements.txt) lives in a venv under
@@ -36,4 +39,11 @@ if [[ ${1:-} == bench ]]; then
 fi
 
 data=${PPA_PROPHET_DATA:-$repo/../shared/data/prophet}
-exec "$venv/bin/python" "$here/golden.py" --data "$data" --out "$repo/plugins/prophet/testdata/golden" "$@"
+if [[ ! -f $data/tests/data.csv ]]; then
+	echo "run.sh: no Prophet data in $data (set PPA_PROPHET_DATA to shared/data/prophet)" >&2
+	exit 1
+fi
+"$venv/bin/python" "$here/golden.py" --data "$data" --out "$repo/plugins/prophet/testdata/golden" "$@"
+if [[ $# -eq 0 ]]; then
+	"$venv/bin/python" "$here/cv_golden.py" --data "$data" --out "$repo/host/backtest/testdata"
+fi
