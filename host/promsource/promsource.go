@@ -47,6 +47,9 @@ const (
 	// DefaultMaxPointsPerQuery keeps each query_range under Prometheus's
 	// limit of 11,000 points per series.
 	DefaultMaxPointsPerQuery = 11000
+	// MaxFetchPoints bounds the grid of one Fetch (19 years at one
+	// minute), so a mistyped step cannot exhaust memory.
+	MaxFetchPoints = 10_000_000
 )
 
 // ErrNoData reports that a query matched no samples at all.
@@ -289,6 +292,10 @@ func (s *Source) Fetch(ctx context.Context, query string, start, end time.Time, 
 		return nil, fmt.Errorf("prometheus query %q: end %s before start %s", q, end.Format(time.RFC3339), start.Format(time.RFC3339))
 	}
 	startMs, stepMs := start.UnixMilli(), step.Milliseconds()
+	if span := (end.UnixMilli() - startMs) / stepMs; span >= MaxFetchPoints {
+		return nil, fmt.Errorf("prometheus query %q: %s..%s every %v is more than %d points", q,
+			start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), step, MaxFetchPoints)
+	}
 	n := int((end.UnixMilli()-startMs)/stepMs) + 1
 	out := &series.Series{T: make([]int64, n), Y: make([]float64, n)}
 	for i := range out.T {

@@ -295,6 +295,7 @@ func TestFetchRejectsBadArguments(t *testing.T) {
 		{"zero step", "up", t0, t0, 0, nil, "step 0s"},
 		{"sub-millisecond step", "up", t0, t0, 1500 * time.Microsecond, nil, "whole number of milliseconds"},
 		{"end before start", "up", t0, t0.Add(-time.Second), time.Second, nil, "before start"},
+		{"too many points", "up", t0, t0.Add(MaxFetchPoints * time.Second), time.Second, nil, "more than 10000000 points"},
 		{"unknown aggregation", "up", t0, t0, time.Second, []Option{WithAggregate("median")}, `aggregation "median"`},
 		{"negative lookback", "up", t0, t0, time.Second, []Option{WithLookbackDelta(-time.Second)}, "negative lookback"},
 	}
