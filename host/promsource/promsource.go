@@ -47,10 +47,11 @@ const (
 	// DefaultMaxPointsPerQuery keeps each query_range under Prometheus's
 	// limit of 11,000 points per series.
 	DefaultMaxPointsPerQuery = 11000
-	// MaxFetchPoints bounds the grid of one Fetch (19 years at one
-	// minute), so a mistyped step cannot exhaust memory.
-	MaxFetchPoints = 10_000_000
 )
+
+// MaxFetchPoints bounds the grid of one Fetch (19 years at one minute), so a
+// mistyped step cannot exhaust memory.
+const MaxFetchPoints = 10_000_000
 
 // ErrNoData reports that a query matched no samples at all.
 var ErrNoData = errors.New("no data")
