@@ -11,7 +11,9 @@ import (
 // Forecaster is the part of a forecaster plugin that ForecasterFunc needs.
 // host/engine's Forecaster (a wasm plugin, or a native one) satisfies it.
 type Forecaster interface {
+	// Train fits a model on req's series.
 	Train(ctx context.Context, req *abi.TrainRequest) (*abi.TrainResponse, error)
+	// Predict forecasts req's timestamps with a model Train returned.
 	Predict(ctx context.Context, req *abi.PredictRequest) (*abi.PredictResponse, error)
 }
 

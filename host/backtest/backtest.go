@@ -109,6 +109,9 @@ func Run(ctx context.Context, s *series.Series, opts Options, fp FitPredict) (*R
 	if fp == nil {
 		return nil, errors.New("backtest: no forecaster (nil FitPredict)")
 	}
+	if s == nil {
+		return nil, errors.New("backtest: no series")
+	}
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("backtest: %w", err)
 	}
@@ -181,6 +184,9 @@ func Run(ctx context.Context, s *series.Series, opts Options, fp FitPredict) (*R
 // and returns the metrics of its forecast of the observations after that:
 // a single-cutoff Run. season is the MASE lag (0: MASE undefined).
 func HoldOut(ctx context.Context, s *series.Series, holdout, season time.Duration, fp FitPredict) (Metrics, error) {
+	if s == nil {
+		return undefined(), errors.New("hold-out: no series")
+	}
 	if err := s.Validate(); err != nil {
 		return undefined(), fmt.Errorf("hold-out: %w", err)
 	}
@@ -312,16 +318,15 @@ func fold(ctx context.Context, s *series.Series, obs []int, cutoff, h, season in
 // such pair or the error is 0 (a scale of 0 makes MASE meaningless).
 func naiveScale(train *series.Series, season int64) float64 {
 	sum, n := 0.0, 0
+	j := 0 // T is ascending, so t − season is too: walk j along with i.
 	for i, t := range train.T {
-		y := train.Y[i]
-		if math.IsNaN(y) {
+		for j < i && train.T[j] < t-season {
+			j++
+		}
+		if train.T[j] != t-season || math.IsNaN(train.Y[i]) || math.IsNaN(train.Y[j]) {
 			continue
 		}
-		j, ok := slices.BinarySearch(train.T, t-season)
-		if !ok || math.IsNaN(train.Y[j]) {
-			continue
-		}
-		sum += math.Abs(y - train.Y[j])
+		sum += math.Abs(train.Y[i] - train.Y[j])
 		n++
 	}
 	if n == 0 || sum == 0 {

@@ -699,6 +699,7 @@ func TestRunErrors(t *testing.T) {
 				return &abi.PredictResponse{Yhat: []float64{1, nan, 1}}, nil
 			}, "is NaN", nil},
 		{"nil forecaster", s, stdOpts, nil, "nil FitPredict", nil},
+		{"nil series", nil, stdOpts, perfect(s), "no series", nil},
 		{"no horizon", s, Options{}, perfect(s), "horizon", nil},
 		{"bad rolling window", s, Options{Horizon: day, RollingWindow: 2}, perfect(s), "rolling window", nil},
 		{"negative season", s, Options{Horizon: day, Season: -day}, perfect(s), "season", nil},
