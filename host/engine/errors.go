@@ -59,7 +59,8 @@ type CallError struct {
 	Err error
 }
 
-// Error implements error. It ends with the last KiB of the captured output.
+// Error implements error. It ends with the captured output, shortened to
+// its first and last half KiB.
 func (e *CallError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "plugin %s: %s: %s", e.Plugin, e.Method, e.Detail)
@@ -67,11 +68,7 @@ func (e *CallError) Error() string {
 		fmt.Fprintf(&b, ": %v", e.Err)
 	}
 	if e.Output != "" {
-		out := e.Output
-		if len(out) > outputInError {
-			out = "..." + out[len(out)-outputInError:]
-		}
-		fmt.Fprintf(&b, "; plugin output: %q", out)
+		fmt.Fprintf(&b, "; plugin output: %q", shorten(e.Output, outputInError))
 	}
 	return b.String()
 }

@@ -23,14 +23,14 @@ type instance struct {
 	train    api.Function
 	predict  api.Function
 	version  api.Function
-	out      *tailBuffer
+	out      *capturedOutput
 	stack    [2]uint64
 }
 
 // instantiate creates an instance of p's module and runs its _initialize.
 func (p *shared) instantiate(ctx context.Context) (*instance, error) {
 	p.stats.instantiations.Add(1)
-	out := newTailBuffer(p.e.cfg.maxOutputBytes)
+	out := newCapturedOutput(p.e.cfg.maxOutputBytes)
 	// The module config grants nothing: no filesystem, arguments or
 	// environment; wazero's default clocks and random source are fake and
 	// deterministic; stdin reads EOF. Start functions are disabled so that
@@ -134,5 +134,9 @@ func (i *instance) memoryNote(limitPages uint32) string {
 	if i == nil || i.mem == nil {
 		return ""
 	}
-	return fmt.Sprintf(" (memory %d of %d pages in use)", i.mem.Size()/65536, limitPages)
+	pages := i.mem.Size() / 65536
+	if pages >= limitPages-limitPages/10 {
+		return fmt.Sprintf(" (memory %d of %d pages in use: the memory limit is reached)", pages, limitPages)
+	}
+	return fmt.Sprintf(" (memory %d of %d pages in use)", pages, limitPages)
 }

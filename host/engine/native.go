@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/ppa-autoscaler/ppa/abi"
@@ -84,6 +85,10 @@ func (n *native) call(ctx context.Context, export string, encode func() ([]byte,
 	}
 	payload, err := abi.DecodeResult(sdk.Call(n.p, export, in))
 	if err != nil {
+		var ae *abi.Error
+		if errors.As(err, &ae) {
+			err = knownStatus(ae)
+		}
 		return fmt.Errorf("plugin %s: %s: %w", n.label, export, err)
 	}
 	if err := decode(payload); err != nil {

@@ -5,60 +5,82 @@ import (
 	"sync"
 )
 
-// tailBuffer is an io.Writer that keeps the last max bytes written and
-// counts the rest. The guest's stdout and stderr share one, so that their
-// interleaving is kept.
-type tailBuffer struct {
+// capturedOutput is an io.Writer that keeps the beginning and the end of
+// what is written, up to max bytes in all, and counts what it drops in
+// between. The guest's stdout and stderr share one, so that their
+// interleaving is kept. Both ends matter: a crash report starts with its
+// cause ("panic: ...", "fatal error: out of memory") and ends with what
+// the plugin did last.
+type capturedOutput struct {
 	mu      sync.Mutex
-	max     int
-	ring    []byte // len(ring) <= max; once full, start marks the oldest byte
+	headMax int
+	tailMax int
+	head    []byte
+	ring    []byte // the tail; once full, start marks its oldest byte
 	start   int
 	dropped int64
 }
 
-func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
+func newCapturedOutput(max int) *capturedOutput {
+	return &capturedOutput{headMax: max / 4, tailMax: max - max/4}
+}
 
 // Write implements io.Writer; it never fails.
-func (b *tailBuffer) Write(p []byte) (int, error) {
+func (b *capturedOutput) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := len(p)
-	if b.max == 0 {
-		b.dropped += int64(n)
+	if room := b.headMax - len(b.head); room > 0 {
+		k := min(room, len(p))
+		b.head = append(b.head, p[:k]...)
+		p = p[k:]
+	}
+	if b.tailMax == 0 {
+		b.dropped += int64(len(p))
 		return n, nil
 	}
-	if len(p) > b.max {
-		b.dropped += int64(len(p) - b.max)
-		p = p[len(p)-b.max:]
+	if len(p) > b.tailMax {
+		b.dropped += int64(len(p) - b.tailMax)
+		p = p[len(p)-b.tailMax:]
 	}
-	// Fill the ring up to its capacity first.
-	if room := b.max - len(b.ring); room > 0 {
+	if room := b.tailMax - len(b.ring); room > 0 {
 		k := min(room, len(p))
 		b.ring = append(b.ring, p[:k]...)
 		p = p[k:]
 	}
-	// Then overwrite the oldest bytes.
 	for len(p) > 0 {
 		k := copy(b.ring[b.start:], p)
 		b.dropped += int64(k)
 		p = p[k:]
-		b.start = (b.start + k) % b.max
+		b.start = (b.start + k) % b.tailMax
 	}
 	return n, nil
 }
 
-// take returns the captured text, with a note when output was dropped, and
-// empties the buffer.
-func (b *tailBuffer) take() string {
+// take returns the captured text, with a note where output was dropped,
+// and empties the buffer.
+func (b *capturedOutput) take() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.ring) == 0 && b.dropped == 0 {
-		return ""
-	}
-	s := string(b.ring[b.start:]) + string(b.ring[:b.start])
-	if b.dropped > 0 {
-		s = fmt.Sprintf("[%d earlier bytes dropped]\n", b.dropped) + s
-	}
-	b.ring, b.start, b.dropped = b.ring[:0], 0, 0
+	s := clip(string(b.head), string(b.ring[b.start:])+string(b.ring[:b.start]), b.dropped)
+	b.head, b.ring, b.start, b.dropped = b.head[:0], b.ring[:0], 0, 0
 	return s
+}
+
+// clip joins the head and tail of a text of which dropped bytes in the
+// middle are missing.
+func clip(head, tail string, dropped int64) string {
+	if dropped == 0 {
+		return head + tail
+	}
+	return fmt.Sprintf("%s\n[... %d bytes dropped ...]\n%s", head, dropped, tail)
+}
+
+// shorten keeps the first and last max/2 bytes of s.
+func shorten(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	h := max / 2
+	return clip(s[:h], s[len(s)-(max-h):], int64(len(s)-max))
 }

@@ -156,11 +156,7 @@ func (s *shared) run(ctx context.Context, export string, in []byte, decode func(
 		var ae *abi.Error
 		if errors.As(err, &ae) {
 			s.pool.put(inst, true)
-			if ae.Status > abi.StatusInternal {
-				// SPEC.md: unknown status values are treated as INTERNAL.
-				ae = &abi.Error{Status: abi.StatusInternal, Message: fmt.Sprintf("status %d: %s", uint32(ae.Status), ae.Message)}
-			}
-			return fmt.Errorf("plugin %s: %s: %w", s.label, export, ae)
+			return fmt.Errorf("plugin %s: %s: %w", s.label, export, knownStatus(ae))
 		}
 		s.pool.put(inst, false)
 		failure = FailureProtocol
@@ -238,4 +234,13 @@ func (s *shared) protocolError(method string, inst *instance, format string, arg
 		Plugin: s.label, Method: method, Failure: FailureProtocol,
 		Detail: fmt.Sprintf(format, args...) + inst.memoryNote(s.e.cfg.memoryLimitPages),
 	}
+}
+
+// knownStatus maps a status this host does not know to INTERNAL, as
+// SPEC.md requires, keeping the number in the message.
+func knownStatus(ae *abi.Error) *abi.Error {
+	if ae.Status <= abi.StatusInternal {
+		return ae
+	}
+	return &abi.Error{Status: abi.StatusInternal, Message: fmt.Sprintf("status %d: %s", uint32(ae.Status), ae.Message)}
 }

@@ -45,6 +45,10 @@ func Build(t testing.TB, pkg string) []byte {
 	return wasm
 }
 
+// Bytes is Build for code without a testing.TB (examples, TestMain): it
+// returns the build error instead of failing a test.
+func Bytes(pkg string) ([]byte, error) { return build(pkg) }
+
 func build(pkg string) ([]byte, error) {
 	key := filepath.ToSlash(filepath.Clean(pkg))
 	mu.Lock()
