@@ -34,6 +34,7 @@ type CommandFunc func(app *App, out io.Writer) *cobra.Command
 var commands = []CommandFunc{
 	newForecastCmd,
 	newPluginCmd,
+	newSimulateCmd,
 }
 
 // App holds what commands share: their dependencies (set by the caller of

@@ -257,7 +257,7 @@ func (s *suite) static(wasm []byte) {
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%d bytes", len(wasm)), nil
+		return fmt.Sprintf("module of %d bytes", len(wasm)), nil
 	}) {
 		s.add("imports", importsTitle, Skip, "the module could not be read")
 		s.add("exports", exportsTitle, Skip, "the module could not be read")
@@ -633,7 +633,11 @@ func sameAgain(ctx context.Context, f engine.Forecaster, ts []int64, ys []float6
 		return fmt.Errorf("train: %w", err)
 	}
 	if !slices.Equal(tr.Model, model) {
-		return fmt.Errorf("a second training gave a different model (%d vs %d bytes)", len(tr.Model), len(model))
+		i := 0
+		for i < min(len(tr.Model), len(model)) && tr.Model[i] == model[i] {
+			i++
+		}
+		return fmt.Errorf("a second training gave a different model (%d bytes, first time %d; first difference at byte %d)", len(tr.Model), len(model), i)
 	}
 	got, err := f.Predict(ctx, &abi.PredictRequest{Model: model, Seed: seed, Timestamps: q})
 	if err != nil {
