@@ -30,7 +30,13 @@
 //     the trace) it is the demand, as reactive;
 //   - oracle: the largest demand of the steps i..i+L, the demand the
 //     replicas ordered now must meet when they become ready. It knows the
-//     future exactly; a forecaster can only approach it.
+//     future exactly, and it is not subject to the HPA's tolerance (which
+//     can only keep a count that is off by up to 10 %, and so, at target
+//     utilisations above 1/1.1, leave the oracle short): it is the limit
+//     of what any metric fed to this replica model can achieve. With
+//     Tolerance 0, a perfect forecast read with max aggregation reproduces
+//     it exactly; with the default tolerance it does so whenever the
+//     tolerance does not bind.
 //
 // Scoring starts after a warm-up of Train + max(Lead, Stabilization): the
 // first Train has no forecast, and for the next max(Lead, Stabilization)
@@ -103,9 +109,6 @@ type Result struct {
 	// Curves and AtEqualReplicaHours are set by a sweep.
 	Curves              *Curves            `json:"curves,omitempty"`
 	AtEqualReplicaHours *EqualReplicaHours `json:"at_equal_replica_hours,omitempty"`
-	// EqualReplicaHoursByUtilization repeats the comparison for every
-	// predictive point of the sweep.
-	EqualReplicaHoursByUtilization []EqualReplicaHours `json:"at_equal_replica_hours_by_utilization,omitempty"`
 	// Timeline holds the per-step series at TargetUtilization, for plots.
 	Timeline *Timeline `json:"-"`
 }
@@ -237,7 +240,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		var trs [3]trajectory
 		var ms [3]ArmMetrics
 		for a := range metrics {
-			trs[a] = model.run(metrics[a])
+			m := model
+			if a == 2 {
+				m.hpa.Tolerance = 0 // the oracle is the limit: see the package comment
+			}
+			trs[a] = m.run(metrics[a])
 			ms[a] = score(g.y, trs[a], scoredFrom, o.CapacityPerReplica, stepMin)
 		}
 		if res.Curves != nil {
@@ -263,13 +270,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.Timeline = tl
 	}
 	if res.Curves != nil {
-		for _, p := range res.Curves.Predictive {
-			e := CompareAt(p, res.Curves.Reactive, res.Curves.Oracle)
-			res.EqualReplicaHoursByUtilization = append(res.EqualReplicaHoursByUtilization, e)
-			if p.TargetUtilization == o.TargetUtilization {
-				res.AtEqualReplicaHours = &e
-			}
-		}
+		res.AtEqualReplicaHours = Summarize(res.Curves)
 	}
 	return res, nil
 }

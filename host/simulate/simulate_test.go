@@ -489,7 +489,7 @@ func TestSweep(t *testing.T) {
 	if len(res.Curves.Reactive) != 7 || res.Curves.Reactive[3].TargetUtilization != 0.75 {
 		t.Fatalf("curves: %+v", res.Curves.Reactive)
 	}
-	if res.AtEqualReplicaHours == nil || res.AtEqualReplicaHours.TargetUtilization != 0.75 || len(res.EqualReplicaHoursByUtilization) != 7 {
+	if res.AtEqualReplicaHours == nil || len(res.AtEqualReplicaHours.ByUtilization) != 7 || res.AtEqualReplicaHours.ByUtilization[3].TargetUtilization != 0.75 {
 		t.Fatalf("at equal replica-hours: %+v", res.AtEqualReplicaHours)
 	}
 	// Each curve point equals a single run at that utilisation.
@@ -538,4 +538,18 @@ func TestSweep(t *testing.T) {
 
 func point(m ArmMetrics, u float64) CurvePoint {
 	return CurvePoint{TargetUtilization: u, UnderprovisionedMinutes: m.UnderprovisionedMinutes, ReplicaHours: m.ReplicaHours, ScaleEvents: m.ScaleEvents}
+}
+
+// TestOracleIgnoresTolerance: 10 replicas at 100 % target carry 100; the
+// demand rises to 105, a ratio of 1.05, inside the HPA's tolerance. Reactive
+// and a perfect predictive arm (both through the HPA) keep 10 replicas and
+// are short for the 15 minutes; the oracle, the limit, has 11 ready in time.
+func TestOracleIgnoresTolerance(t *testing.T) {
+	y := concat(repeat(100, 20), repeat(105, 15))
+	s := trace(time.Minute, y...)
+	res := run(t, options(s, newPerfect(s.T, s.Y, 0)))
+	if res.Reactive.UnderprovisionedMinutes != 15 || res.Predictive.UnderprovisionedMinutes != 15 || res.Oracle.UnderprovisionedMinutes != 0 || res.Oracle.PeakReplicas != 11 {
+		t.Errorf("under-provisioned minutes: reactive %g, predictive %g, oracle %g (peak %d); want 15, 15, 0 (11)",
+			res.Reactive.UnderprovisionedMinutes, res.Predictive.UnderprovisionedMinutes, res.Oracle.UnderprovisionedMinutes, res.Oracle.PeakReplicas)
+	}
 }

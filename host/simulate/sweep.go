@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 )
 
 // CurvePoint is one point of a trade-off curve: an arm run at one target
@@ -85,8 +86,8 @@ func Interpolate(curve []CurvePoint, replicaHours float64) (float64, Fit) {
 	return line(pts[k-1], pts[k]), FitInterpolated
 }
 
-// EqualReplicaHours compares the predictive arm with the reactive arm and
-// the oracle at the predictive arm's replica-hours. With P the predictive
+// Comparison compares one predictive point with the reactive arm and the
+// oracle at the predictive point's replica-hours. With P the predictive
 // arm's under-provisioned minutes at its own replica-hours H, and R(H) and
 // O(H) the reactive and oracle curves read at H (Interpolate):
 //
@@ -96,7 +97,7 @@ func Interpolate(curve []CurvePoint, replicaHours float64) (float64, Fit) {
 // A ratio below 1 means fewer under-provisioned minutes than reactive for
 // the same cost; gap_closed 1 means as good as the oracle, 0 as good as
 // reactive, below 0 worse than reactive.
-type EqualReplicaHours struct {
+type Comparison struct {
 	// TargetUtilization is the predictive point compared.
 	TargetUtilization float64 `json:"target_utilization"`
 	// ReplicaHours is H.
@@ -118,12 +119,13 @@ type EqualReplicaHours struct {
 	Note string `json:"note,omitempty"`
 }
 
-// CompareAt computes EqualReplicaHours for one predictive point.
-func CompareAt(pred CurvePoint, reactive, oracle []CurvePoint) EqualReplicaHours {
+// CompareAt compares one predictive point with the reactive and oracle
+// curves.
+func CompareAt(pred CurvePoint, reactive, oracle []CurvePoint) Comparison {
 	h := pred.ReplicaHours
 	r, rfit := Interpolate(reactive, h)
 	o, ofit := Interpolate(oracle, h)
-	e := EqualReplicaHours{
+	e := Comparison{
 		TargetUtilization:                 pred.TargetUtilization,
 		ReplicaHours:                      h,
 		PredictiveUnderprovisionedMinutes: pred.UnderprovisionedMinutes,
@@ -165,4 +167,88 @@ func describeFit(f Fit) string {
 		return "extrapolated below"
 	}
 	return "extrapolated above"
+}
+
+// EqualReplicaHours is the headline of a sweep: the predictive arm against
+// the reactive arm and the oracle at equal replica-hours, pooled over the
+// sweep. For each predictive point k (replica-hours H_k, under-provisioned
+// minutes P_k) whose H_k lies within the reactive curve's range, R(H_k)
+// and O(H_k) are read from the reactive and oracle curves (Interpolate),
+// and
+//
+//	underprovisioned_ratio = Σ P_k / Σ R(H_k)                (null when Σ R = 0)
+//	gap_closed             = Σ (R(H_k) − P_k) / Σ (R(H_k) − O(H_k)) (null when ≤ 0 below)
+//
+// Pooling weighs each utilisation by its under-provisioned minutes, so the
+// figure is defined as soon as one point has any, and a point where every
+// arm is always provisioned adds nothing. When no predictive point lies
+// within reactive's range, every point is used with extrapolated readings
+// and Extrapolated is true. ByUtilization holds the comparison of every
+// point.
+type EqualReplicaHours struct {
+	UnderprovisionedRatio *float64 `json:"underprovisioned_ratio"`
+	GapClosed             *float64 `json:"gap_closed"`
+	// The pooled sums.
+	PredictiveUnderprovisionedMinutes float64 `json:"predictive_underprovisioned_minutes"`
+	ReactiveUnderprovisionedMinutes   float64 `json:"reactive_underprovisioned_minutes"`
+	OracleUnderprovisionedMinutes     float64 `json:"oracle_underprovisioned_minutes"`
+	// Utilizations lists the pooled predictive points.
+	Utilizations []float64 `json:"utilizations"`
+	// Extrapolated is true when the pooled points lie outside reactive's
+	// range.
+	Extrapolated bool   `json:"extrapolated"`
+	Note         string `json:"note,omitempty"`
+	// ByUtilization compares each predictive point on its own.
+	ByUtilization []Comparison `json:"by_utilization"`
+}
+
+// Summarize computes the headline of a sweep from its curves.
+func Summarize(c *Curves) *EqualReplicaHours {
+	e := &EqualReplicaHours{Utilizations: []float64{}}
+	for _, p := range c.Predictive {
+		e.ByUtilization = append(e.ByUtilization, CompareAt(p, c.Reactive, c.Oracle))
+	}
+	use := func(cmp Comparison) bool { return cmp.ReactiveFit == FitInterpolated }
+	n := 0
+	for _, cmp := range e.ByUtilization {
+		if use(cmp) {
+			n++
+		}
+	}
+	if n == 0 {
+		e.Extrapolated = true
+		use = func(Comparison) bool { return true }
+	}
+	var excluded []string
+	for _, cmp := range e.ByUtilization {
+		if !use(cmp) {
+			excluded = append(excluded, fmt.Sprintf("%g", cmp.TargetUtilization))
+			continue
+		}
+		e.Utilizations = append(e.Utilizations, cmp.TargetUtilization)
+		e.PredictiveUnderprovisionedMinutes += cmp.PredictiveUnderprovisionedMinutes
+		e.ReactiveUnderprovisionedMinutes += cmp.ReactiveUnderprovisionedMinutes
+		e.OracleUnderprovisionedMinutes += cmp.OracleUnderprovisionedMinutes
+	}
+	var notes []string
+	if e.Extrapolated {
+		notes = append(notes, "no predictive point lies within the reactive curve's replica-hours: all are compared with extrapolated readings; widen the utilizations")
+	} else if len(excluded) > 0 {
+		notes = append(notes, "left out (replica-hours outside the reactive curve's range): u="+strings.Join(excluded, ", u="))
+	}
+	r, p, o := e.ReactiveUnderprovisionedMinutes, e.PredictiveUnderprovisionedMinutes, e.OracleUnderprovisionedMinutes
+	if r > 0 {
+		v := p / r
+		e.UnderprovisionedRatio = &v
+	} else {
+		notes = append(notes, "ratio undefined: reactive has no under-provisioned minutes at these replica-hours (try higher utilizations or less capacity per replica)")
+	}
+	if r > o {
+		v := (r - p) / (r - o)
+		e.GapClosed = &v
+	} else {
+		notes = append(notes, "gap undefined: the oracle is not better than reactive at these replica-hours")
+	}
+	e.Note = strings.Join(notes, "; ")
+	return e
 }

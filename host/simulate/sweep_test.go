@@ -87,3 +87,47 @@ func TestCompareAt(t *testing.T) {
 		t.Errorf("worse than reactive: %+v", e)
 	}
 }
+
+// TestSummarize pools the predictive points inside reactive's range:
+// (190 h, 5 min) and (140 h, 30 min); (95 h, 80 min) lies below it and is
+// left out. R(190) = 40 − 30 × 40/50 = 16, R(140) = 100 − 60 × 40/50 = 52,
+// O(190) = 0, O(140) = 20 − 20 × 45/95 = 1000/95. Ratio 35/68; gap closed
+// (68 − 35)/(68 − 1000/95) = 3135/5460.
+func TestSummarize(t *testing.T) {
+	c := &Curves{
+		Reactive: reactiveCurve,
+		Oracle:   oracleCurve,
+		Predictive: []CurvePoint{
+			{TargetUtilization: 0.5, ReplicaHours: 190, UnderprovisionedMinutes: 5},
+			{TargetUtilization: 0.75, ReplicaHours: 140, UnderprovisionedMinutes: 30},
+			{TargetUtilization: 1, ReplicaHours: 95, UnderprovisionedMinutes: 80},
+		},
+	}
+	e := Summarize(c)
+	if e.UnderprovisionedRatio == nil || !near(*e.UnderprovisionedRatio, 35.0/68) {
+		t.Errorf("ratio %v, want %g", e.UnderprovisionedRatio, 35.0/68)
+	}
+	if e.GapClosed == nil || !near(*e.GapClosed, 3135.0/5460) {
+		t.Errorf("gap closed %v, want %g", e.GapClosed, 3135.0/5460)
+	}
+	if e.Extrapolated || len(e.Utilizations) != 2 || e.Utilizations[1] != 0.75 || len(e.ByUtilization) != 3 || !strings.Contains(e.Note, "left out") || !strings.Contains(e.Note, "u=1") {
+		t.Errorf("summary %+v", e)
+	}
+	if !near(e.ReactiveUnderprovisionedMinutes, 68) || !near(e.OracleUnderprovisionedMinutes, 1000.0/95) || e.PredictiveUnderprovisionedMinutes != 35 {
+		t.Errorf("sums %+v", e)
+	}
+
+	// Every point outside: all are used, extrapolated, and said so.
+	c.Predictive = []CurvePoint{{TargetUtilization: 1, ReplicaHours: 80, UnderprovisionedMinutes: 62}}
+	e = Summarize(c)
+	if !e.Extrapolated || e.UnderprovisionedRatio == nil || !near(*e.UnderprovisionedRatio, 0.5) || !strings.Contains(e.Note, "extrapolated") {
+		t.Errorf("extrapolated summary %+v", e)
+	}
+
+	// Nobody short: undefined, with the reason.
+	zero := []CurvePoint{{ReplicaHours: 10}, {ReplicaHours: 20}}
+	e = Summarize(&Curves{Reactive: zero, Oracle: zero, Predictive: []CurvePoint{{ReplicaHours: 15}}})
+	if e.UnderprovisionedRatio != nil || e.GapClosed != nil || !strings.Contains(e.Note, "ratio undefined") {
+		t.Errorf("all-zero summary %+v", e)
+	}
+}

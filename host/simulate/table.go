@@ -55,10 +55,10 @@ func (r *Result) WriteTable(w io.Writer) error {
 		fmt.Fprintln(tw, "utilisation\treactive\tpredictive\toracle\tgap closed\t")
 		for i, p := range r.Curves.Reactive {
 			gap := "-"
-			if i < len(r.EqualReplicaHoursByUtilization) {
-				if g := r.EqualReplicaHoursByUtilization[i].GapClosed; g != nil {
+			if e := r.AtEqualReplicaHours; e != nil && i < len(e.ByUtilization) {
+				if g := e.ByUtilization[i].GapClosed; g != nil {
 					gap = pct(*g)
-					if r.EqualReplicaHoursByUtilization[i].ReactiveFit != FitInterpolated {
+					if e.ByUtilization[i].ReactiveFit != FitInterpolated {
 						gap += "*"
 					}
 				}
@@ -74,9 +74,17 @@ func (r *Result) WriteTable(w io.Writer) error {
 		b.WriteString("(gap closed at equal replica-hours; * = reactive's curve extrapolated)\n")
 	}
 	if e := r.AtEqualReplicaHours; e != nil {
-		fmt.Fprintf(b, "\nat equal replica-hours (predictive at %s%% target, %s replica-hours):\n", num(100*e.TargetUtilization), num(e.ReplicaHours))
-		fmt.Fprintf(b, "  under-provisioned minutes: predictive %s, reactive %s (%s), oracle %s (%s)\n",
-			num(e.PredictiveUnderprovisionedMinutes), num(e.ReactiveUnderprovisionedMinutes), e.ReactiveFit, num(e.OracleUnderprovisionedMinutes), e.OracleFit)
+		us := make([]string, len(e.Utilizations))
+		for i, u := range e.Utilizations {
+			us[i] = num(u)
+		}
+		how := "interpolated"
+		if e.Extrapolated {
+			how = "EXTRAPOLATED"
+		}
+		fmt.Fprintf(b, "\nat equal replica-hours (pooled over utilisations %s; reactive and oracle %s at the predictive arm's replica-hours):\n", strings.Join(us, ", "), how)
+		fmt.Fprintf(b, "  under-provisioned minutes: predictive %s, reactive %s, oracle %s\n",
+			num(e.PredictiveUnderprovisionedMinutes), num(e.ReactiveUnderprovisionedMinutes), num(e.OracleUnderprovisionedMinutes))
 		ratio, gap := "undefined", "undefined"
 		if e.UnderprovisionedRatio != nil {
 			ratio = strconv.FormatFloat(*e.UnderprovisionedRatio, 'f', 3, 64)
