@@ -187,8 +187,8 @@ func TestEngineClose(t *testing.T) {
 	if err := e.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Train(ctx, trainRequest(nil)); err == nil {
-		t.Error("train after engine close succeeded")
+	if _, err := p.Train(ctx, trainRequest(nil)); !errors.Is(err, engine.ErrClosed) {
+		t.Errorf("train after engine close: %v, want ErrClosed", err)
 	}
 	if _, err := e.Load(ctx, guest(t, "echo"), ""); !errors.Is(err, engine.ErrClosed) {
 		t.Errorf("load after close: %v, want ErrClosed", err)

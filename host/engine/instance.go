@@ -42,7 +42,11 @@ func (p *shared) instantiate(ctx context.Context) (*instance, error) {
 		WithStderr(out)
 	mod, err := p.e.rt.InstantiateModule(ctx, p.compiled, mc)
 	if err != nil {
-		return nil, p.failure(ctx, "instantiate", err, out.take(), nil)
+		if ctx.Err() != nil {
+			return nil, p.failure(ctx, "instantiate", err, out.take(), nil)
+		}
+		// For example a module whose minimum memory exceeds the limit.
+		return nil, fmt.Errorf("plugin %s: instantiate: %w", p.label, err)
 	}
 	inst := &instance{
 		mod:      mod,
