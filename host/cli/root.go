@@ -35,7 +35,6 @@ var commands = []CommandFunc{
 	newForecastCmd,
 	newPluginCmd,
 	newSimulateCmd,
-	newServeCmd,
 }
 
 // App holds what commands share: their dependencies (set by the caller of
