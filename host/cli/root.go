@@ -35,6 +35,7 @@ var commands = []CommandFunc{
 	newForecastCmd,
 	newPluginCmd,
 	newSimulateCmd,
+	newServeCmd,
 }
 
 // App holds what commands share: their dependencies (set by the caller of

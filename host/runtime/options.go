@@ -113,6 +113,9 @@ type Options struct {
 	Tick func() time.Time
 	// Version is reported by server metadata.
 	Version string
+	// Started, when set, is called by Run once both ports listen, with
+	// their addresses.
+	Started func(httpAddr, grpcAddr string)
 }
 
 // NewOptions returns the defaults.

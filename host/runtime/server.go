@@ -270,6 +270,9 @@ func Run(ctx context.Context, opts Options) error {
 		s.Shutdown(ctx)
 		return err
 	}
+	if opts.Started != nil {
+		opts.Started(s.HTTPAddr(), s.GRPCAddr())
+	}
 	var runErr error
 	select {
 	case <-ctx.Done():
