@@ -454,7 +454,7 @@ func (s *suite) dynamic(ctx context.Context, f engine.Forecaster) {
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%d points", n), nil
+		return plural(n, "point"), nil
 	})
 
 	s.check("predict-empty", title("predict-empty"), func() (string, error) {
@@ -499,7 +499,7 @@ func (s *suite) dynamic(ctx context.Context, f engine.Forecaster) {
 				return "", fmt.Errorf("train on %s: %w", c.what, err)
 			}
 		}
-		return fmt.Sprintf("%d cases", len(cases)), nil
+		return plural(len(cases), "case"), nil
 	})
 
 	s.check("unknown-parameter", title("unknown-parameter"), func() (string, error) {
@@ -560,7 +560,7 @@ func (s *suite) dynamic(ctx context.Context, f engine.Forecaster) {
 				return "", fmt.Errorf("predict with %s: %w", c.what, err)
 			}
 		}
-		return fmt.Sprintf("%d cases", len(cases)), nil
+		return plural(len(cases), "case"), nil
 	})
 
 	s.check("still-answering", title("still-answering"), func() (string, error) {
