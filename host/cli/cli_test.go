@@ -120,6 +120,12 @@ func golden(t *testing.T, name, got string) {
 
 func TestGolden(t *testing.T) {
 	ps := plugins(t)
+	root, err := testwasm.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A plugin without intervals: no bound columns or fields.
+	movingAverage := filepath.Join(root, "plugins", "examples", "assemblyscript", "moving-average.wasm")
 	tests := []struct {
 		name    string
 		args    []string
@@ -129,6 +135,9 @@ func TestGolden(t *testing.T) {
 		{"forecast_csv", []string{"forecast", "--data", "testdata/hourly.csv", "--periods", "4", "--freq", "30m", "--format", "csv", "--param", "season=12h"}, ""},
 		{"forecast_json", []string{"forecast", "--data", "testdata/hourly.csv", "--periods", "3", "--freq", "1h", "--format", "json", "--param", "interval_width=0.5", "--param", "widen_intervals=false"}, ""},
 		{"forecast_days", []string{"forecast", "--data", "testdata/hourly.csv", "--periods", "3", "--freq", "1d", "--plugin", "seasonal-naive"}, ""},
+		{"forecast_no_bounds_table", []string{"forecast", "--data", "testdata/hourly.csv", "--periods", "2", "--freq", "1h", "--plugin", movingAverage}, ""},
+		{"forecast_no_bounds_csv", []string{"forecast", "--data", "testdata/hourly.csv", "--periods", "2", "--freq", "1h", "--plugin", movingAverage, "--format", "csv"}, ""},
+		{"forecast_no_bounds_json", []string{"forecast", "--data", "testdata/hourly.csv", "--periods", "2", "--freq", "1h", "--plugin", movingAverage, "--format", "json", "--param", "window=3"}, ""},
 		{"inspect_table", []string{"plugin", "inspect", "seasonal-naive"}, ""},
 		{"inspect_json", []string{"plugin", "inspect", "seasonal-naive", "--format", "json"}, ""},
 		{"list", []string{"plugin", "list"}, ""},
