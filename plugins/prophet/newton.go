@@ -53,78 +53,209 @@ func finiteDiffHessian(p *problem, x []float64) (lp float64, grad, hess []float6
 	return lp, grad, hess
 }
 
-// symEigen returns the eigenvalues and eigenvectors (columns of V,
-// row-major) of the symmetric matrix a (row-major n×n) by cyclic Jacobi
-// rotations. Eigenvalues are sorted ascending as Eigen's solver returns
-// them.
+// symEigen returns the eigenvalues (ascending, as Eigen's solver returns
+// them) and eigenvectors (columns of V, row-major) of the symmetric matrix a
+// (row-major n×n): Householder reduction to tridiagonal form, then the QL
+// algorithm with implicit shifts (the classic EISPACK tred2/tql2 pair).
 func symEigen(a []float64, n int) (vals, vecs []float64) {
-	A := append([]float64(nil), a...)
-	V := make([]float64, n*n)
-	for i := 0; i < n; i++ {
-		V[i*n+i] = 1
-	}
-	for sweep := 0; sweep < 100; sweep++ {
-		off := 0.0
-		diag := 0.0
-		for i := 0; i < n; i++ {
-			diag += A[i*n+i] * A[i*n+i]
-			for j := i + 1; j < n; j++ {
-				off += A[i*n+j] * A[i*n+j]
-			}
-		}
-		if off == 0 || off <= 1e-30*diag {
-			break
-		}
-		for pI := 0; pI < n; pI++ {
-			for q := pI + 1; q < n; q++ {
-				apq := A[pI*n+q]
-				if apq == 0 {
-					continue
-				}
-				app, aqq := A[pI*n+pI], A[q*n+q]
-				theta := (aqq - app) / (2 * apq)
-				t := 1 / (math.Abs(theta) + math.Sqrt(theta*theta+1))
-				if theta < 0 {
-					t = -t
-				}
-				if math.IsInf(theta*theta, 0) {
-					t = 1 / (2 * theta)
-				}
-				c := 1 / math.Sqrt(t*t+1)
-				s := t * c
-				for k := 0; k < n; k++ {
-					akp, akq := A[k*n+pI], A[k*n+q]
-					A[k*n+pI] = c*akp - s*akq
-					A[k*n+q] = s*akp + c*akq
-				}
-				for k := 0; k < n; k++ {
-					apk, aqk := A[pI*n+k], A[q*n+k]
-					A[pI*n+k] = c*apk - s*aqk
-					A[q*n+k] = s*apk + c*aqk
-				}
-				A[pI*n+q], A[q*n+pI] = 0, 0
-				for k := 0; k < n; k++ {
-					vkp, vkq := V[k*n+pI], V[k*n+q]
-					V[k*n+pI] = c*vkp - s*vkq
-					V[k*n+q] = s*vkp + c*vkq
-				}
-			}
-		}
-	}
+	V := append([]float64(nil), a...)
+	d := make([]float64, n)
+	e := make([]float64, n)
+	tridiagonalize(V, d, e, n)
+	tridiagonalQL(V, d, e, n)
 	idx := make([]int, n)
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.SliceStable(idx, func(x, y int) bool { return A[idx[x]*n+idx[x]] < A[idx[y]*n+idx[y]] })
+	sort.SliceStable(idx, func(x, y int) bool { return d[idx[x]] < d[idx[y]] })
 	vals = make([]float64, n)
 	vecs = make([]float64, n*n)
 	for c, i := range idx {
-		vals[c] = A[i*n+i]
+		vals[c] = d[i]
 		for r := 0; r < n; r++ {
 			vecs[r*n+c] = V[r*n+i]
 		}
 	}
 	return vals, vecs
+}
+
+// hypot is sqrt(p²+q²) without undue overflow (pure Go: math.Hypot uses
+// assembly on amd64).
+func hypot(p, q float64) float64 {
+	p, q = math.Abs(p), math.Abs(q)
+	if p < q {
+		p, q = q, p
+	}
+	if p == 0 {
+		return 0
+	}
+	q = q / p
+	return p * math.Sqrt(1+q*q)
+}
+
+// tridiagonalize reduces the symmetric V (row-major n×n) to tridiagonal
+// form by Householder reflections: on return d holds the diagonal, e the
+// subdiagonal (e[0] = 0) and V the accumulated orthogonal transformation.
+func tridiagonalize(V, d, e []float64, n int) {
+	at := func(i, j int) *float64 { return &V[i*n+j] }
+	for j := 0; j < n; j++ {
+		d[j] = *at(n-1, j)
+	}
+	for i := n - 1; i > 0; i-- {
+		scale, h := 0.0, 0.0
+		for k := 0; k < i; k++ {
+			scale += math.Abs(d[k])
+		}
+		if scale == 0 {
+			e[i] = d[i-1]
+			for j := 0; j < i; j++ {
+				d[j] = *at(i-1, j)
+				*at(i, j) = 0
+				*at(j, i) = 0
+			}
+		} else {
+			for k := 0; k < i; k++ {
+				d[k] /= scale
+				h += d[k] * d[k]
+			}
+			f := d[i-1]
+			g := math.Sqrt(h)
+			if f > 0 {
+				g = -g
+			}
+			e[i] = scale * g
+			h -= f * g
+			d[i-1] = f - g
+			for j := 0; j < i; j++ {
+				e[j] = 0
+			}
+			for j := 0; j < i; j++ {
+				f = d[j]
+				*at(j, i) = f
+				g = e[j] + *at(j, j)*f
+				for k := j + 1; k <= i-1; k++ {
+					g += *at(k, j) * d[k]
+					e[k] += *at(k, j) * f
+				}
+				e[j] = g
+			}
+			f = 0
+			for j := 0; j < i; j++ {
+				e[j] /= h
+				f += e[j] * d[j]
+			}
+			hh := f / (h + h)
+			for j := 0; j < i; j++ {
+				e[j] -= hh * d[j]
+			}
+			for j := 0; j < i; j++ {
+				f = d[j]
+				g = e[j]
+				for k := j; k <= i-1; k++ {
+					*at(k, j) -= f*e[k] + g*d[k]
+				}
+				d[j] = *at(i-1, j)
+				*at(i, j) = 0
+			}
+		}
+		d[i] = h
+	}
+	// Accumulate the transformations.
+	for i := 0; i < n-1; i++ {
+		*at(n-1, i) = *at(i, i)
+		*at(i, i) = 1
+		h := d[i+1]
+		if h != 0 {
+			for k := 0; k <= i; k++ {
+				d[k] = *at(k, i+1) / h
+			}
+			for j := 0; j <= i; j++ {
+				g := 0.0
+				for k := 0; k <= i; k++ {
+					g += *at(k, i+1) * *at(k, j)
+				}
+				for k := 0; k <= i; k++ {
+					*at(k, j) -= g * d[k]
+				}
+			}
+		}
+		for k := 0; k <= i; k++ {
+			*at(k, i+1) = 0
+		}
+	}
+	for j := 0; j < n; j++ {
+		d[j] = *at(n-1, j)
+		*at(n-1, j) = 0
+	}
+	*at(n-1, n-1) = 1
+	e[0] = 0
+}
+
+// tridiagonalQL diagonalises the tridiagonal matrix (d, e) by the QL
+// algorithm with implicit shifts, applying the rotations to V; on return d
+// holds the eigenvalues and V's columns the eigenvectors.
+func tridiagonalQL(V, d, e []float64, n int) {
+	for i := 1; i < n; i++ {
+		e[i-1] = e[i]
+	}
+	e[n-1] = 0
+	f, tst1 := 0.0, 0.0
+	const eps = 0x1p-52
+	for l := 0; l < n; l++ {
+		tst1 = math.Max(tst1, math.Abs(d[l])+math.Abs(e[l]))
+		m := l
+		for m < n-1 && math.Abs(e[m]) > eps*tst1 {
+			m++
+		}
+		if m > l {
+			for iter := 0; iter < 100; iter++ {
+				g := d[l]
+				p := (d[l+1] - g) / (2 * e[l])
+				r := hypot(p, 1)
+				if p < 0 {
+					r = -r
+				}
+				d[l] = e[l] / (p + r)
+				d[l+1] = e[l] * (p + r)
+				dl1 := d[l+1]
+				h := g - d[l]
+				for i := l + 2; i < n; i++ {
+					d[i] -= h
+				}
+				f += h
+				p = d[m]
+				c, c2, c3 := 1.0, 1.0, 1.0
+				el1 := e[l+1]
+				s, s2 := 0.0, 0.0
+				for i := m - 1; i >= l; i-- {
+					c3 = c2
+					c2 = c
+					s2 = s
+					g = c * e[i]
+					h = c * p
+					r = hypot(p, e[i])
+					e[i+1] = s * r
+					s = e[i] / r
+					c = p / r
+					p = c*d[i] - s*g
+					d[i+1] = h + s*(c*g+s*d[i])
+					for k := 0; k < n; k++ {
+						h = V[k*n+i+1]
+						V[k*n+i+1] = s*V[k*n+i] + c*h
+						V[k*n+i] = c*V[k*n+i] - s*h
+					}
+				}
+				p = -s * s2 * c3 * el1 * e[l] / dl1
+				e[l] = s * p
+				d[l] = c * p
+				if !(math.Abs(e[l]) > eps*tst1) {
+					break
+				}
+			}
+		}
+		d[l] += f
+		e[l] = 0
+	}
 }
 
 // newtonStep is Stan's newton_step: it moves x in place and returns the
