@@ -38,8 +38,17 @@ type problem struct {
 	// the residual is y − D·θ with θ = (k, m, δ, β).
 	fast *suffStats
 
+	// saCols and smCols list the additive and multiplicative columns.
+	saCols, smCols []int
+
 	// scratch
 	trendBuf, xa, xm, w []float64
+	lg                  *logisticScratch
+}
+
+// logisticScratch holds the buffers of the logistic gradient.
+type logisticScratch struct {
+	dbar, gbar, rowK, rowM, ks, mpr, ksbar, gammas []float64
 }
 
 type suffStats struct {
@@ -64,9 +73,21 @@ func newProblem(t, y, capS, tc, X []float64, K int, sa, sm []bool, sigmas []floa
 		}
 		p.cpStart[j] = i
 	}
-	for _, v := range sm {
-		if v {
+	for j := range sa {
+		if sa[j] {
+			p.saCols = append(p.saCols, j)
+		}
+		if sm[j] {
+			p.smCols = append(p.smCols, j)
 			p.anyMult = true
+		}
+	}
+	if trend == trendLogistic {
+		p.lg = &logisticScratch{
+			dbar: make([]float64, p.s), gbar: make([]float64, p.s),
+			rowK: make([]float64, p.n), rowM: make([]float64, p.n),
+			ks: make([]float64, p.s+1), mpr: make([]float64, p.s),
+			ksbar: make([]float64, p.s+1), gammas: make([]float64, p.s),
 		}
 	}
 	p.trendBuf = make([]float64, p.n)
@@ -255,7 +276,8 @@ func (p *problem) residualSS(x, grad []float64, sigma float64) float64 {
 			trend[i] = kk*p.t[i] + mm
 		}
 	case trendLogistic:
-		gammas = logisticGammas(delta, k, m, p.tc)
+		gammas = p.lg.gammas
+		logisticGammasInto(gammas, delta, k, m, p.tc)
 		kk, mm := k, m
 		j := 0
 		for i := 0; i < n; i++ {
@@ -274,32 +296,31 @@ func (p *problem) residualSS(x, grad []float64, sigma float64) float64 {
 
 	ss := 0.0
 	inv := 1 / (sigma * sigma)
+	gb := grad
+	if gb != nil {
+		gb = grad[3+S:]
+	}
 	for i := 0; i < n; i++ {
 		row := p.X[i*K : (i+1)*K]
 		xa, xm := 0.0, 0.0
-		for j, v := range row {
-			if p.sa[j] {
-				xa += v * beta[j]
-			}
-			if p.sm[j] {
-				xm += v * beta[j]
-			}
+		for _, j := range p.saCols {
+			xa += row[j] * beta[j]
+		}
+		for _, j := range p.smCols {
+			xm += row[j] * beta[j]
 		}
 		p.xm[i] = xm
 		r := p.y[i] - (xa + trend[i]*(1+xm))
 		ss += r * r
-		p.w[i] = r * inv // d lp / d mu_i
-		if grad != nil {
-			for j, v := range row {
-				if v == 0 {
-					continue
-				}
-				if p.sa[j] {
-					grad[3+S+j] += p.w[i] * v
-				}
-				if p.sm[j] {
-					grad[3+S+j] += p.w[i] * trend[i] * v
-				}
+		wi := r * inv // d lp / d mu_i
+		p.w[i] = wi
+		if gb != nil {
+			for _, j := range p.saCols {
+				gb[j] += wi * row[j]
+			}
+			wt := wi * trend[i]
+			for _, j := range p.smCols {
+				gb[j] += wt * row[j]
 			}
 		}
 	}
@@ -347,15 +368,19 @@ func (p *problem) logisticGrad(x, gammas, grad []float64) {
 	k, m := x[0], x[1]
 	delta := x[2 : 2+S]
 	// Adjoints of K_i = k + Σ δ_j and M_i = m + Σ γ_j over active j.
+	sc := p.lg
 	kbar := 0.0
 	mbar := 0.0
-	dbar := make([]float64, S) // direct adjoint of δ_j through K
-	gbar := make([]float64, S) // direct adjoint of γ_j through M
+	dbar := sc.dbar // direct adjoint of δ_j through K
+	gbar := sc.gbar // direct adjoint of γ_j through M
+	for j := range dbar {
+		dbar[j], gbar[j] = 0, 0
+	}
 	kk, mm := k, m
 	j := 0
 	// Per-row adjoints, accumulated into suffix sums by changepoint.
-	rowK := make([]float64, n)
-	rowM := make([]float64, n)
+	rowK := sc.rowK
+	rowM := sc.rowM
 	for i := 0; i < n; i++ {
 		for j < S && p.cpStart[j] <= i {
 			kk += delta[j]
@@ -388,9 +413,9 @@ func (p *problem) logisticGrad(x, gammas, grad []float64) {
 
 	// Back through γ_j = (tc_j − mpr_j)(1 − ks_j/ks_{j+1}),
 	// mpr_j = m + Σ_{l<j} γ_l, ks_1 = k, ks_{j+1} = k + Σ_{l≤j} δ_l.
-	ks := make([]float64, S+1)
+	ks := sc.ks
 	ks[0] = k
-	mpr := make([]float64, S)
+	mpr := sc.mpr
 	cum := 0.0
 	for j := 0; j < S; j++ {
 		cum += delta[j]
@@ -401,7 +426,10 @@ func (p *problem) logisticGrad(x, gammas, grad []float64) {
 		mpr[j] = acc
 		acc += gammas[j]
 	}
-	ksbar := make([]float64, S+1)
+	ksbar := sc.ksbar
+	for j := range ksbar {
+		ksbar[j] = 0
+	}
 	accM := 0.0 // Σ_{j'>j} gtot_j' · dγ_j'/dmpr_j'
 	for j := S - 1; j >= 0; j-- {
 		gtot := gbar[j] + accM

@@ -11,6 +11,19 @@
 // the numeric core come from package purem so that native and WebAssembly
 // builds give bit-identical results.
 //
+// Differences from upstream worth knowing:
+//
+//   - Prediction intervals are simulated with math/rand/v2's PCG seeded by
+//     the request seed (second word 0x70726f70686574, "prophet"), normals by
+//     Box–Muller and Laplace draws by inverse CDF, so bounds are
+//     reproducible for a seed but are not numpy's stream.
+//   - Fitted parameters are rounded to SigFigs significant figures (default
+//     8, what CmdStan 2.37 bundled with prophet 1.5 writes; upstream's
+//     large-number test passes sig_figs=6) before predicting, as upstream
+//     reads them back from CmdStan's CSV output.
+//   - mcmc_samples (full Bayesian sampling) and country holidays are not
+//     supported.
+//
 // NewPlugin wraps the package as a forecaster plugin (package sdk).
 package prophet
 

@@ -23,6 +23,12 @@ func piecewiseLinear(t, deltas []float64, k, m float64, cps []float64) []float64
 // logistic trend continuous.
 func logisticGammas(deltas []float64, k, m float64, cps []float64) []float64 {
 	gammas := make([]float64, len(cps))
+	logisticGammasInto(gammas, deltas, k, m, cps)
+	return gammas
+}
+
+// logisticGammasInto is logisticGammas writing into gammas.
+func logisticGammasInto(gammas, deltas []float64, k, m float64, cps []float64) {
 	kPrev := k
 	cum := 0.0
 	sumG := 0.0
@@ -33,7 +39,6 @@ func logisticGammas(deltas []float64, k, m float64, cps []float64) []float64 {
 		sumG += gammas[i]
 		kPrev = kNext
 	}
-	return gammas
 }
 
 // piecewiseLogistic evaluates cap / (1 + exp(−k_t (t − m_t))).
