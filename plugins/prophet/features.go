@@ -325,11 +325,12 @@ func validName(name string) error {
 	if strings.Contains(name, "_delim_") {
 		return fmt.Errorf("name %q cannot contain \"_delim_\"", name)
 	}
-	reserved := map[string]bool{
-		"trend": true, "additive_terms": true, "daily": true, "weekly": true,
-		"yearly": true, "holidays": true, "zeros": true, "extra_regressors_additive": true,
-		"yhat": true, "extra_regressors_multiplicative": true, "multiplicative_terms": true,
-		"ds": true, "y": true, "cap": true, "floor": true, "y_scaled": true, "cap_scaled": true, "t": true,
+	// Upstream's reserved names.
+	base := []string{"trend", "additive_terms", "daily", "weekly", "yearly", "holidays", "zeros",
+		"extra_regressors_additive", "yhat", "extra_regressors_multiplicative", "multiplicative_terms"}
+	reserved := map[string]bool{"ds": true, "y": true, "cap": true, "floor": true, "y_scaled": true, "cap_scaled": true}
+	for _, b := range base {
+		reserved[b], reserved[b+"_lower"], reserved[b+"_upper"] = true, true, true
 	}
 	if reserved[name] {
 		return fmt.Errorf("name %q is reserved", name)

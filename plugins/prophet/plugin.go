@@ -30,7 +30,8 @@ func description() abi.Description {
 		Name:    "prophet",
 		Version: PluginVersion,
 		Description: "Pure-Go port of Facebook Prophet: piecewise linear, logistic or flat trend, " +
-			"Fourier seasonalities, holidays and extra regressors, MAP fit with Stan's L-BFGS/Newton.",
+			"Fourier seasonalities, holidays and extra regressors, MAP fit with Stan's L-BFGS/Newton. " +
+			"Reads columns cap and floor, plus one column per regressor and seasonality condition named in the parameters.",
 		Parameters: []abi.Parameter{
 			{Name: "growth", Type: abi.ParamString, Default: d.Growth, Enum: []string{GrowthLinear, GrowthLogistic, GrowthFlat},
 				Description: "trend model"},
@@ -76,7 +77,9 @@ func description() abi.Description {
 		Capabilities: abi.Capabilities{
 			Intervals: true,
 			MinPoints: 2,
-			Columns:   []string{"cap", "floor", "<regressor names>", "<seasonality condition names>"},
+			// Regressor and seasonality condition columns are read under the
+			// names the regressors and seasonalities parameters give.
+			Columns: []string{"cap", "floor"},
 		},
 	}
 }

@@ -587,7 +587,7 @@ func (m *Model) setFeatures(o *Options, h *history) error {
 	m.Features.HolidaysMode = o.holidaysMode()
 
 	for i, hd := range o.Holidays {
-		if err := validName(hd.Name); err != nil && hd.Name != "holidays" {
+		if err := validName(hd.Name); err != nil {
 			return invalid("parameter %q: [%d]: %v", "holidays", i, err)
 		}
 		if hd.LowerWindow > 0 {
