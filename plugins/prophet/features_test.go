@@ -260,3 +260,65 @@ func TestSymEigen(t *testing.T) {
 		}
 	}
 }
+
+// TestCustomSeasonalities: upstream's test_conditional_custom_seasonality
+// and test_custom_fourier_order, plus a custom "weekly" replacing the
+// built-in one.
+func TestCustomSeasonalities(t *testing.T) {
+	ts, ys := readCSV(t, "testdata/data.csv")
+	n := len(ts)
+	cond := make([]float64, n)
+	bad := make([]float64, n)
+	for i := 255; i < n; i++ {
+		cond[i] = 1
+		bad[i] = 2
+	}
+	o := DefaultOptions()
+	o.WeeklySeasonality = SeasonalityArg{}
+	o.YearlySeasonality = SeasonalityArg{}
+	o.Seasonalities = []Seasonality{
+		{Name: "conditional_weekly", Period: 7, FourierOrder: 3, PriorScale: 2, ConditionName: "is_conditional_week"},
+		{Name: "normal_monthly", Period: 30.5, FourierOrder: 5, PriorScale: 2},
+	}
+	if _, err := Fit(o, Data{T: ts, Y: ys, Columns: map[string][]float64{"is_conditional_week": bad}}); err == nil {
+		t.Fatal("condition values of 2: want an error")
+	}
+	m, _, X, err := prepare(&o, Data{T: ts, Y: ys, Columns: map[string][]float64{"is_conditional_week": cond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	K := m.Features.columns()
+	if K != 16 {
+		t.Fatalf("%d columns, want 16", K)
+	}
+	for i := 0; i < n; i++ {
+		for j := 0; j < 6; j++ {
+			if (X[i*K+j] == 0) != (i < 255) {
+				t.Fatalf("row %d column %d = %v: conditional seasonality wrong", i, j, X[i*K+j])
+			}
+		}
+	}
+	priors, _, _ := m.Features.priors()
+	if !slices.Equal(priors, slices.Repeat([]float64{2}, 16)) {
+		t.Errorf("priors %v", priors)
+	}
+	fit, err := Fit(o, Data{T: ts, Y: ys, Columns: map[string][]float64{"is_conditional_week": cond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fit.Predict(ts[:3], nil, 1); err == nil {
+		t.Error("predict without the condition column: want an error")
+	}
+
+	// A custom "weekly" keeps its place and settings when weekly is auto.
+	o = DefaultOptions()
+	o.Seasonalities = []Seasonality{{Name: "weekly", Period: 7, FourierOrder: 5, PriorScale: 1}}
+	m, _, _, err = prepare(&o, Data{T: ts, Y: ys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := m.Features.Seasonalities
+	if len(got) != 2 || got[0].Name != "weekly" || got[0].FourierOrder != 5 || got[1].Name != "yearly" {
+		t.Errorf("seasonalities %+v, want custom weekly then yearly", got)
+	}
+}
