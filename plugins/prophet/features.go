@@ -295,28 +295,6 @@ func (f *featureSpec) matrix(ts []int64, cols map[string][]float64) ([]float64, 
 	return X, nil
 }
 
-// components returns, for each named component, the columns it covers:
-// every seasonality, "holidays", each regressor.
-func (f *featureSpec) components() map[string][]int {
-	out := map[string][]int{}
-	col := 0
-	for _, s := range f.Seasonalities {
-		for i := 0; i < 2*s.FourierOrder; i++ {
-			out[s.Name] = append(out[s.Name], col)
-			col++
-		}
-	}
-	for range f.Holidays {
-		out["holidays"] = append(out["holidays"], col)
-		col++
-	}
-	for _, r := range f.Regressors {
-		out[r.Name] = append(out[r.Name], col)
-		col++
-	}
-	return out
-}
-
 // validName reports problems with a user-chosen component name.
 func validName(name string) error {
 	if name == "" {

@@ -367,9 +367,7 @@ func prepare(o *Options, d Data) (m *Model, h *history, X []float64, err error) 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := m.initializeScales(h.y, capCol, floorCol, hasFloor); err != nil {
-		return nil, nil, nil, err
-	}
+	m.initializeScales(h.y, capCol, floorCol, hasFloor)
 	m.StartMs = h.ts[0]
 	m.TScaleNs = (h.ts[n-1] - h.ts[0]) * nsPerMs
 	h.floor = m.floors(floorCol, n)
@@ -452,7 +450,7 @@ func (m *Model) floorColumn(cols map[string][]float64, n int) ([]float64, bool, 
 }
 
 // initializeScales is upstream's initialize_scales.
-func (m *Model) initializeScales(y, capCol, floorCol []float64, hasFloor bool) error {
+func (m *Model) initializeScales(y, capCol, floorCol []float64, hasFloor bool) {
 	if hasFloor {
 		m.LogisticFloor = true
 		switch m.Scaling {
@@ -484,7 +482,6 @@ func (m *Model) initializeScales(y, capCol, floorCol []float64, hasFloor bool) e
 	if m.YScale == 0 {
 		m.YScale = 1
 	}
-	return nil
 }
 
 // floors returns the floor of each row.
