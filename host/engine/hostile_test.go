@@ -186,6 +186,12 @@ func TestCallerContext(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Failure != engine.FailureCanceled || !errors.Is(err, context.Canceled) {
 		t.Fatalf("train canceled by the caller: %v, want a cancellation wrapping context.Canceled", err)
 	}
+	if _, err := p.Train(ctx, trainRequest(nil)); !errors.Is(err, context.Canceled) {
+		t.Errorf("train with a canceled context: %v", err)
+	}
+	if st := p.Stats(); st.Failures != 3 || st.Instantiations != 2 {
+		t.Errorf("stats %+v: want 3 failed calls of which the last one used no instance", st)
+	}
 	checkHealthy(t, healthy)
 }
 

@@ -115,6 +115,13 @@ func (s *shared) run(ctx context.Context, export string, in []byte, decode func(
 	if len(in) > abi.MaxMessageSize {
 		return fmt.Errorf("plugin %s: %s: request of %d bytes exceeds the %d-byte limit", s.label, export, len(in), abi.MaxMessageSize)
 	}
+	if ctx.Err() != nil {
+		// Do not spend (and lose) an instance on a call that cannot run.
+		ce := &CallError{Plugin: s.label, Method: export}
+		s.contextFailure(ctx, ce)
+		failure = ce.Failure
+		return ce
+	}
 	ctx, cancel := context.WithTimeoutCause(ctx, s.e.cfg.callTimeout, errCallTimeout)
 	defer cancel()
 

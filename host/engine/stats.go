@@ -20,8 +20,8 @@ type CallInfo struct {
 	Fresh bool
 	// Err is the call's error, or nil.
 	Err error
-	// Failure classifies Err when the instance was lost (or the plugin was
-	// closed); it is empty on success and for ABI status errors.
+	// Failure classifies Err when it is a *CallError; it is empty on
+	// success and for ABI status errors.
 	Failure Failure
 }
 
@@ -30,7 +30,9 @@ type CallInfo struct {
 type Stats struct {
 	// Calls is the number of train and predict calls, Errors those that
 	// returned an error (ABI statuses included) and Failures those that
-	// lost their instance (trap, exit, timeout, protocol error).
+	// failed with a *CallError other than FailureClosed (trap, exit,
+	// timeout, cancellation, protocol error). A failure discards the
+	// instance that ran the call, if one was running it.
 	Calls, Errors, Failures uint64
 	// Instantiations counts instances created, including the one Load uses.
 	Instantiations uint64
