@@ -260,16 +260,22 @@ func start(t testing.TB, opts runtime.Options, wantReady bool) *server {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatalf("grpc client: %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	s := &server{Server: srv, base: "http://" + srv.HTTPAddr(), grpc: inferencepb.NewGRPCInferenceServiceClient(conn)}
+	s := &server{Server: srv, base: "http://" + srv.HTTPAddr(), grpc: dialGRPC(t, srv.GRPCAddr())}
 	if wantReady {
 		waitFor(t, "runtime ready", func() bool { return s.get("/v2/health/ready").status == http.StatusOK })
 	}
 	return s
+}
+
+// dialGRPC returns an OIP client for addr, closed when the test ends.
+func dialGRPC(t testing.TB, addr string) inferencepb.GRPCInferenceServiceClient {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("grpc client: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return inferencepb.NewGRPCInferenceServiceClient(conn)
 }
 
 // waitFor polls cond until it holds, failing after a minute.

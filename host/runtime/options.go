@@ -96,6 +96,10 @@ type Options struct {
 	MaxPoints  int
 	// MaxBodyBytes bounds a REST body and a gRPC message.
 	MaxBodyBytes int64
+	// PluginInstances is how many instances of each plugin run calls at
+	// once (and stay idle between calls); each costs the plugin's linear
+	// memory. 0 means one per CPU (the engine's default).
+	PluginInstances int
 	// RequestTimeout bounds a request, PluginTimeout one plugin call.
 	RequestTimeout, PluginTimeout time.Duration
 	// ShutdownTimeout bounds graceful shutdown.
@@ -156,6 +160,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.Var(durationFlag{&o.MaxHorizon}, "max-horizon", "longest horizon a request may ask for")
 	fs.IntVar(&o.MaxPoints, "max-points", o.MaxPoints, "most forecast points a request may ask for")
 	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", o.MaxBodyBytes, "largest REST body or gRPC message accepted")
+	fs.IntVar(&o.PluginInstances, "plugin-instances", o.PluginInstances, "instances of each plugin running calls at once, each with its own memory (0: one per CPU)")
 	fs.Var(durationFlag{&o.RequestTimeout}, "request-timeout", "time limit of one request")
 	fs.Var(durationFlag{&o.PluginTimeout}, "plugin-timeout", "time limit of one plugin call")
 	fs.BoolVar(&o.EnableRepository, "enable-repository", o.EnableRepository, "serve the repository extension (POST /v2/repository/index, .../models/NAME/load, .../unload)")
@@ -205,6 +210,7 @@ func (o *Options) validate() ([]modelset.ModelSpec, error) {
 	check(o.MaxBodyBytes > 0, "max body bytes %d: must be positive", o.MaxBodyBytes)
 	check(o.RequestTimeout > 0, "request timeout %s: must be positive", o.RequestTimeout)
 	check(o.PluginTimeout > 0, "plugin timeout %s: must be positive", o.PluginTimeout)
+	check(o.PluginInstances >= 0, "plugin instances %d: must not be negative", o.PluginInstances)
 	var specs []modelset.ModelSpec
 	for _, s := range o.Models {
 		spec, err := modelset.ParseModelSpec(s, o.Namespace)

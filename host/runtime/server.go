@@ -96,6 +96,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		WithLogger(log).
 		WithClock(opts.Tick).
 		WithObserver(func(ci engine.CallInfo) { s.metrics.observeCall(ci) })
+	if opts.PluginInstances > 0 {
+		cfg = cfg.WithPoolSize(opts.PluginInstances)
+	}
 	s.engine, err = engine.New(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
