@@ -20,7 +20,7 @@ var hostileGuests = []string{
 func hostileConfig() engine.Config {
 	return testConfig().
 		WithMemoryLimitPages(1024). // 64 MiB
-		WithCallTimeout(3 * time.Second).
+		WithCallTimeout(5 * time.Second).
 		WithMaxOutputBytes(4 << 10).
 		WithMaxResultBytes(1 << 20).
 		WithPoolSize(2)
@@ -82,7 +82,7 @@ func TestHostileCalls(t *testing.T) {
 		recoverable bool     // predict on the same plugin works afterwards
 	}{
 		{name: "endless loop", guest: "loop", call: train, failure: engine.FailureTimeout, deadline: true,
-			want: []string{"plugin loop 1.0.0", "ppa_train", "stopped after the 3s call timeout", "context deadline exceeded"}, recoverable: true},
+			want: []string{"plugin loop 1.0.0", "ppa_train", "stopped after the 5s call timeout", "context deadline exceeded"}, recoverable: true},
 		// A fatal error of the Go runtime in a reactor module ends in
 		// runtime.abort, an unreachable instruction: a trap.
 		{name: "memory growth past the cap", guest: "oom", call: train, failure: engine.FailureTrap,
