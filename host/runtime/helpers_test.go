@@ -238,6 +238,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 type server struct {
 	*runtime.Server
 	base string
+	conn *grpc.ClientConn
 	grpc inferencepb.GRPCInferenceServiceClient
 }
 
@@ -260,22 +261,29 @@ func start(t testing.TB, opts runtime.Options, wantReady bool) *server {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	s := &server{Server: srv, base: "http://" + srv.HTTPAddr(), grpc: dialGRPC(t, srv.GRPCAddr())}
+	conn := dialConn(t, srv.GRPCAddr())
+	s := &server{Server: srv, base: "http://" + srv.HTTPAddr(), conn: conn, grpc: inferencepb.NewGRPCInferenceServiceClient(conn)}
 	if wantReady {
 		waitFor(t, "runtime ready", func() bool { return s.get("/v2/health/ready").status == http.StatusOK })
 	}
 	return s
 }
 
-// dialGRPC returns an OIP client for addr, closed when the test ends.
-func dialGRPC(t testing.TB, addr string) inferencepb.GRPCInferenceServiceClient {
+// dialConn returns a gRPC connection to addr, closed when the test ends.
+func dialConn(t testing.TB, addr string) *grpc.ClientConn {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatalf("grpc client: %v", err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return inferencepb.NewGRPCInferenceServiceClient(conn)
+	return conn
+}
+
+// dialGRPC returns an OIP client for addr, closed when the test ends.
+func dialGRPC(t testing.TB, addr string) inferencepb.GRPCInferenceServiceClient {
+	t.Helper()
+	return inferencepb.NewGRPCInferenceServiceClient(dialConn(t, addr))
 }
 
 // waitFor polls cond until it holds, failing after a minute.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/ppa-autoscaler/ppa/abi"
@@ -569,6 +570,27 @@ func TestReadinessAndMetadata(t *testing.T) {
 	if err != nil || sm.GetName() != "ppa-runtime" {
 		t.Errorf("server metadata %v, %v", sm, err)
 	}
+
+	// Server reflection lists the service, for grpcurl and friends.
+	stream, err := reflectionpb.NewServerReflectionClient(s.conn).ServerReflectionInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	rr, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var services []string
+	for _, svc := range rr.GetListServicesResponse().GetService() {
+		services = append(services, svc.GetName())
+	}
+	if !strings.Contains(strings.Join(services, " "), "inference.GRPCInferenceService") {
+		t.Errorf("reflection lists %v", services)
+	}
+	stream.CloseSend()
 
 	m := string(s.get("/metrics").body)
 	for _, want := range []string{

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/reflection"
 
 	"github.com/ppa-autoscaler/ppa/host/engine"
 	"github.com/ppa-autoscaler/ppa/host/runtime/inferencepb"
@@ -133,6 +134,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		grpc.ChainUnaryInterceptor(s.recoverInterceptor, s.timeoutInterceptor),
 	)
 	inferencepb.RegisterGRPCInferenceServiceServer(s.grpcSrv, &grpcService{s: s})
+	// Reflection lets tools such as grpcurl call the API without the proto.
+	reflection.Register(s.grpcSrv)
 	log.Info("runtime configured", "source", src.String(), "models", len(specs), "cache_dir", opts.CacheDir,
 		"poll_interval", opts.PollInterval, "forecast_cache_window", opts.ForecastCacheWindow)
 	return s, nil
