@@ -10,6 +10,9 @@
 //	go run ./plugins/builtin/gen            # all plugins
 //	go run ./plugins/builtin/gen ./plugins/seasonalnaive/wasm
 //
+// -root names the module root when running elsewhere; -out the output
+// folder (default plugins/builtin/wasm under the root).
+//
 // .wasm files in the output folder that no plugin produced any more are
 // removed when all plugins are built.
 package main
@@ -30,7 +33,8 @@ import (
 )
 
 func main() {
-	out := flag.String("out", filepath.Join("plugins", "builtin", "wasm"), "output folder")
+	out := flag.String("out", filepath.Join("plugins", "builtin", "wasm"), "output folder, relative to -root")
+	root := flag.String("root", ".", "module root")
 	goTool := flag.String("go", "go", "the go command")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./plugins/builtin/gen [-out DIR] [./plugins/NAME/wasm ...]\n")
@@ -38,26 +42,24 @@ func main() {
 	}
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(context.Background(), log, *goTool, *out, flag.Args()); err != nil {
+	if err := run(context.Background(), log, *goTool, *root, *out, flag.Args()); err != nil {
 		fmt.Fprintf(os.Stderr, "gen: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, log *slog.Logger, goTool, out string, pkgs []string) error {
+// run builds pkgs (module-relative "./plugins/x/wasm" paths; all of them
+// when empty) in the module at root and writes them to out (relative to
+// root unless absolute).
+func run(ctx context.Context, log *slog.Logger, goTool, root, out string, pkgs []string) error {
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(root, out)
+	}
 	all := len(pkgs) == 0
 	if all {
-		dirs, err := filepath.Glob(filepath.Join("plugins", "*", "wasm"))
-		if err != nil {
-			return fmt.Errorf("find plugins: %w", err)
-		}
-		for _, d := range dirs {
-			if gos, _ := filepath.Glob(filepath.Join(d, "*.go")); len(gos) > 0 && d != out {
-				pkgs = append(pkgs, "./"+filepath.ToSlash(d))
-			}
-		}
-		if len(pkgs) == 0 {
-			return fmt.Errorf("no plugins/*/wasm packages under %s: run from the module root", mustGetwd())
+		var err error
+		if pkgs, err = findPlugins(root); err != nil {
+			return err
 		}
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
@@ -77,7 +79,7 @@ func run(ctx context.Context, log *slog.Logger, goTool, out string, pkgs []strin
 
 	written := map[string]string{} // file name -> package
 	for i, pkg := range pkgs {
-		wasm, err := build(goTool, pkg, filepath.Join(tmp, fmt.Sprintf("%d.wasm", i)))
+		wasm, err := build(goTool, root, pkg, filepath.Join(tmp, fmt.Sprintf("%d.wasm", i)))
 		if err != nil {
 			return err
 		}
@@ -104,13 +106,40 @@ func run(ctx context.Context, log *slog.Logger, goTool, out string, pkgs []strin
 	if !all {
 		return nil
 	}
+	return removeStale(log, out, written)
+}
+
+// findPlugins lists the plugins/*/wasm folders holding Go files.
+func findPlugins(root string) ([]string, error) {
+	dirs, err := filepath.Glob(filepath.Join(root, "plugins", "*", "wasm"))
+	if err != nil {
+		return nil, fmt.Errorf("find plugins: %w", err)
+	}
+	var pkgs []string
+	for _, d := range dirs {
+		if gos, _ := filepath.Glob(filepath.Join(d, "*.go")); len(gos) > 0 {
+			rel, err := filepath.Rel(root, d)
+			if err != nil {
+				return nil, fmt.Errorf("find plugins: %w", err)
+			}
+			pkgs = append(pkgs, "./"+filepath.ToSlash(rel))
+		}
+	}
+	if len(pkgs) == 0 {
+		return nil, fmt.Errorf("no plugins/*/wasm packages under %s: run from the module root or pass -root", root)
+	}
+	return pkgs, nil
+}
+
+// removeStale deletes the .wasm files in out that are not in keep.
+func removeStale(log *slog.Logger, out string, keep map[string]string) error {
 	entries, err := os.ReadDir(out)
 	if err != nil {
 		return fmt.Errorf("output folder: %w", err)
 	}
 	var stale []string
 	for _, en := range entries {
-		if strings.HasSuffix(en.Name(), ".wasm") && written[en.Name()] == "" {
+		if strings.HasSuffix(en.Name(), ".wasm") && keep[en.Name()] == "" {
 			stale = append(stale, en.Name())
 		}
 	}
@@ -124,8 +153,9 @@ func run(ctx context.Context, log *slog.Logger, goTool, out string, pkgs []strin
 	return nil
 }
 
-func build(goTool, pkg, dst string) ([]byte, error) {
+func build(goTool, root, pkg, dst string) ([]byte, error) {
 	cmd := exec.Command(goTool, "build", "-buildmode=c-shared", "-trimpath", "-o", dst, pkg)
+	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
@@ -161,12 +191,4 @@ func writeAtomic(path string, b []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
-}
-
-func mustGetwd() string {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "."
-	}
-	return wd
 }
