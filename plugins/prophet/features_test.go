@@ -322,3 +322,70 @@ func TestCustomSeasonalities(t *testing.T) {
 		t.Errorf("seasonalities %+v, want custom weekly then yearly", got)
 	}
 }
+
+// designRow writes row i of D (coefficients of θ = (k, m, δ, β) in the
+// mean) into d.
+func (p *problem) designRow(i int, d []float64) {
+	for j := range d {
+		d[j] = 0
+	}
+	ti := p.t[i]
+	if p.trend == trendLinear {
+		d[0] = ti
+		for j := 0; j < p.s; j++ {
+			if i >= p.cpStart[j] {
+				d[2+j] = ti - p.tc[j]
+			}
+		}
+	}
+	d[1] = 1
+	row := p.X[i*p.k : (i+1)*p.k]
+	for j, v := range row {
+		if p.sa[j] {
+			d[2+p.s+j] = v
+		}
+	}
+}
+
+// TestSuffStats compares the structured DᵀD, Dᵀy with a direct
+// accumulation over design rows.
+func TestSuffStats(t *testing.T) {
+	ts, ys := readCSV(t, "testdata/data.csv")
+	for _, growth := range []string{GrowthLinear, GrowthFlat} {
+		t.Run(growth, func(t *testing.T) {
+			o := DefaultOptions()
+			o.Growth = growth
+			m, h, X, err := prepare(&o, Data{T: ts, Y: ys})
+			if err != nil {
+				t.Fatal(err)
+			}
+			K := m.Features.columns()
+			sigmas, sa, sm := m.Features.priors()
+			trend := trendLinear
+			if growth == GrowthFlat {
+				trend = trendFlat
+			}
+			p := newProblem(h.t, h.ys, make([]float64, len(h.t)), m.ChangepointsT, X, K, sa, sm, sigmas, 0.05, trend)
+			st := p.fast
+			np := st.p
+			G := make([]float64, np*np)
+			b := make([]float64, np)
+			d := make([]float64, np)
+			for i := 0; i < p.n; i++ {
+				p.designRow(i, d)
+				for a := 0; a < np; a++ {
+					b[a] += d[a] * p.y[i]
+					for c := 0; c < np; c++ {
+						G[a*np+c] += d[a] * d[c]
+					}
+				}
+			}
+			for a := 0; a < np; a++ {
+				near(t, "b", st.b[a], b[a], 1e-10*math.Max(1, math.Abs(b[a])))
+				for c := 0; c < np; c++ {
+					near(t, "G", st.G[a*np+c], G[a*np+c], 1e-10*math.Max(1, math.Abs(G[a*np+c])))
+				}
+			}
+		})
+	}
+}

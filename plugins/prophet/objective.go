@@ -102,53 +102,109 @@ func newProblem(t, y, capS, tc, X []float64, K int, sa, sm []bool, sigmas []floa
 
 func (p *problem) dim() int { return 3 + p.s + p.k }
 
-// designRow writes row i of D (coefficients of θ = (k, m, δ, β) in the
-// mean) into d.
-func (p *problem) designRow(i int, d []float64) {
-	for j := range d {
-		d[j] = 0
+// buildSuffStats computes DᵀD, Dᵀy and yᵀy in O(N·(K+2)²) rather than
+// O(N·P²): a changepoint column is (t − c_j)·1[t ≥ c_j], so its products
+// with the other columns follow from suffix sums of t·B and B over the
+// base columns B = (t, 1, X_additive), taken at each changepoint's first
+// row.
+func (p *problem) buildSuffStats() *suffStats {
+	S, K, n := p.s, p.k, p.n
+	np := 2 + S + K
+	st := &suffStats{p: np, G: make([]float64, np*np), b: make([]float64, np), th: make([]float64, np), gth: make([]float64, np)}
+	linear := p.trend == trendLinear
+	nb := 2 + K
+	// theta index of base column a.
+	idx := func(a int) int {
+		if a < 2 {
+			return a
+		}
+		return 2 + S + (a - 2)
 	}
-	ti := p.t[i]
-	if p.trend == trendLinear {
-		d[0] = ti
-		for j := 0; j < p.s; j++ {
-			if i >= p.cpStart[j] {
-				d[2+j] = ti - p.tc[j]
+	base := make([]float64, nb)
+	fill := func(i int) {
+		base[0] = 0
+		if linear {
+			base[0] = p.t[i]
+		}
+		base[1] = 1
+		row := p.X[i*K : (i+1)*K]
+		for j, v := range row {
+			base[2+j] = 0
+			if p.sa[j] {
+				base[2+j] = v
 			}
 		}
 	}
-	d[1] = 1
-	row := p.X[i*p.k : (i+1)*p.k]
-	for j, v := range row {
-		if p.sa[j] {
-			d[2+p.s+j] = v
-		}
-	}
-}
-
-func (p *problem) buildSuffStats() *suffStats {
-	np := 2 + p.s + p.k
-	st := &suffStats{p: np, G: make([]float64, np*np), b: make([]float64, np), th: make([]float64, np), gth: make([]float64, np)}
-	d := make([]float64, np)
-	for i := 0; i < p.n; i++ {
-		p.designRow(i, d)
+	gb := make([]float64, nb*nb)
+	by := make([]float64, nb)
+	for i := 0; i < n; i++ {
+		fill(i)
 		yi := p.y[i]
 		st.yy += yi * yi
-		for a := 0; a < np; a++ {
-			da := d[a]
-			if da == 0 {
+		for a := 0; a < nb; a++ {
+			ba := base[a]
+			if ba == 0 {
 				continue
 			}
-			st.b[a] += da * yi
-			row := st.G[a*np:]
-			for c := a; c < np; c++ {
-				row[c] += da * d[c]
+			by[a] += ba * yi
+			row := gb[a*nb:]
+			for c := a; c < nb; c++ {
+				row[c] += ba * base[c]
 			}
 		}
 	}
-	for a := 0; a < np; a++ {
-		for c := 0; c < a; c++ {
-			st.G[a*np+c] = st.G[c*np+a]
+	set := func(a, c int, v float64) {
+		st.G[a*np+c] = v
+		st.G[c*np+a] = v
+	}
+	for a := 0; a < nb; a++ {
+		st.b[idx(a)] = by[a]
+		for c := a; c < nb; c++ {
+			set(idx(a), idx(c), gb[a*nb+c])
+		}
+	}
+	if !linear || S == 0 {
+		return st
+	}
+	// Suffix sums Σ_{i≥cpStart[j]} t·B, Σ B, t·y, y for every changepoint.
+	snapT := make([]float64, S*nb)
+	snap1 := make([]float64, S*nb)
+	snapTy := make([]float64, S)
+	snap1y := make([]float64, S)
+	rt := make([]float64, nb)
+	r1 := make([]float64, nb)
+	var rty, r1y float64
+	j := S - 1
+	for j >= 0 && p.cpStart[j] >= n {
+		j--
+	}
+	for i := n - 1; i >= 0 && j >= 0; i-- {
+		fill(i)
+		ti, yi := p.t[i], p.y[i]
+		for a, v := range base {
+			rt[a] += ti * v
+			r1[a] += v
+		}
+		rty += ti * yi
+		r1y += yi
+		for j >= 0 && p.cpStart[j] == i {
+			copy(snapT[j*nb:(j+1)*nb], rt)
+			copy(snap1[j*nb:(j+1)*nb], r1)
+			snapTy[j], snap1y[j] = rty, r1y
+			j--
+		}
+	}
+	for j := 0; j < S; j++ {
+		c := p.tc[j]
+		sT, s1 := snapT[j*nb:(j+1)*nb], snap1[j*nb:(j+1)*nb]
+		st.b[2+j] = snapTy[j] - c*snap1y[j]
+		for a := 0; a < nb; a++ {
+			set(2+j, idx(a), sT[a]-c*s1[a])
+		}
+		for l := 0; l <= j; l++ {
+			// Rows with t ≥ max(c_j, c_l): the later changepoint, j.
+			cl := p.tc[l]
+			set(2+j, 2+l, sT[0]-(c+cl)*sT[1]+c*cl*s1[1])
 		}
 	}
 	return st
@@ -300,28 +356,43 @@ func (p *problem) residualSS(x, grad []float64, sigma float64) float64 {
 	if gb != nil {
 		gb = grad[3+S:]
 	}
+	allAdd := len(p.saCols) == K
 	for i := 0; i < n; i++ {
 		row := p.X[i*K : (i+1)*K]
 		xa, xm := 0.0, 0.0
-		for _, j := range p.saCols {
-			xa += row[j] * beta[j]
-		}
-		for _, j := range p.smCols {
-			xm += row[j] * beta[j]
+		if allAdd {
+			for j, v := range row {
+				xa += v * beta[j]
+			}
+		} else {
+			for _, j := range p.saCols {
+				xa += row[j] * beta[j]
+			}
+			for _, j := range p.smCols {
+				xm += row[j] * beta[j]
+			}
 		}
 		p.xm[i] = xm
 		r := p.y[i] - (xa + trend[i]*(1+xm))
 		ss += r * r
 		wi := r * inv // d lp / d mu_i
 		p.w[i] = wi
-		if gb != nil {
-			for _, j := range p.saCols {
-				gb[j] += wi * row[j]
+		if gb == nil {
+			continue
+		}
+		if allAdd {
+			gb = gb[:len(row)]
+			for j, v := range row {
+				gb[j] += wi * v
 			}
-			wt := wi * trend[i]
-			for _, j := range p.smCols {
-				gb[j] += wt * row[j]
-			}
+			continue
+		}
+		for _, j := range p.saCols {
+			gb[j] += wi * row[j]
+		}
+		wt := wi * trend[i]
+		for _, j := range p.smCols {
+			gb[j] += wt * row[j]
 		}
 	}
 	if grad == nil {

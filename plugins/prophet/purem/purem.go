@@ -73,6 +73,11 @@ func Exp(x float64) float64 {
 	p = expP1 + float64(t*p)
 	c := r - float64(t*p)
 	y := 1 - ((lo - float64(r*c)/(2-c)) - hi)
+	if -1021 <= k && k <= 1022 {
+		// y is in [0.5, 2): scaling by a normal power of two is exact and
+		// equals Ldexp, without its call and normalisation.
+		return y * math.Float64frombits(uint64(k+1023)<<52)
+	}
 	return math.Ldexp(y, k)
 }
 
