@@ -369,3 +369,33 @@ func FuzzPredictModel(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkTrain(b *testing.B) {
+	ts, ys := grid(28*288, 5*minute, func(i int) float64 { return math.Sin(float64(i) / 288 * 2 * math.Pi) })
+	p := New()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := p.Train(&abi.TrainRequest{Timestamps: ts, Values: ys}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPredictDay(b *testing.B) {
+	ts, ys := grid(28*288, 5*minute, func(i int) float64 { return math.Sin(float64(i) / 288 * 2 * math.Pi) })
+	p := New()
+	tr, err := p.Train(&abi.TrainRequest{Timestamps: ts, Values: ys})
+	if err != nil {
+		b.Fatal(err)
+	}
+	q := make([]int64, 288)
+	for i := range q {
+		q[i] = ts[len(ts)-1] + int64(i+1)*5*minute
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := p.Predict(&abi.PredictRequest{Model: tr.Model, Timestamps: q}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
