@@ -48,7 +48,7 @@ func description() abi.Description {
 			{Name: "daily_seasonality", Type: abi.ParamJSON, Default: "auto",
 				Description: "\"auto\", true, false, or a Fourier order"},
 			{Name: "holidays", Type: abi.ParamJSON,
-				Description: "list of {holiday, ds (date or list of dates), lower_window, upper_window, prior_scale}"},
+				Description: "list of {holiday (or name), ds (or dates: a date or a list of dates), lower_window, upper_window, prior_scale}"},
 			{Name: "seasonality_mode", Type: abi.ParamString, Default: d.SeasonalityMode, Enum: []string{ModeAdditive, ModeMultiplicative}},
 			{Name: "holidays_mode", Type: abi.ParamString, Enum: []string{ModeAdditive, ModeMultiplicative},
 				Description: "defaults to seasonality_mode"},
@@ -374,7 +374,9 @@ func parseHolidays(v any) ([]Holiday, error) {
 	}
 	var rows []struct {
 		Holiday     string   `json:"holiday"`
+		Name        string   `json:"name"`
 		DS          any      `json:"ds"`
+		Dates       any      `json:"dates"`
 		LowerWindow *float64 `json:"lower_window"`
 		UpperWindow *float64 `json:"upper_window"`
 		PriorScale  *float64 `json:"prior_scale"`
@@ -384,6 +386,18 @@ func parseHolidays(v any) ([]Holiday, error) {
 	}
 	var out []Holiday
 	for i, r := range rows {
+		// "name" and "dates" are accepted as aliases of upstream's column
+		// names "holiday" and "ds".
+		if r.Holiday == "" {
+			r.Holiday = r.Name
+		} else if r.Name != "" {
+			return nil, invalid("parameter %q: [%d]: give holiday or name, not both", "holidays", i)
+		}
+		if r.DS == nil {
+			r.DS = r.Dates
+		} else if r.Dates != nil {
+			return nil, invalid("parameter %q: [%d]: give ds or dates, not both", "holidays", i)
+		}
 		if r.Holiday == "" {
 			return nil, invalid("parameter %q: [%d]: holiday name is empty", "holidays", i)
 		}

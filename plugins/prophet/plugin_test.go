@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -102,7 +103,8 @@ func TestPluginTrainPredict(t *testing.T) {
 		{"logistic cap column and floor", `{"growth":"logistic","floor":10}`, []abi.Column{{Name: "cap", Values: capCol}}, []abi.Column{{Name: "cap", Values: capCol[:60]}}, 6, false},
 		{"flat", `{"growth":"flat","n_changepoints":0}`, nil, nil, 20, false},
 		{"regressor and holidays", `{"regressors":[{"name":"promo","prior_scale":5,"standardize":"auto"}],
-			"holidays":[{"holiday":"launch","ds":["2023-11-20","2023-11-27"],"lower_window":0,"upper_window":1}],
+			"holidays":[{"holiday":"launch","ds":["2023-11-20","2023-11-27"],"lower_window":0,"upper_window":1},
+				{"name":"review","dates":"2023-11-23T00:00:00Z","prior_scale":2}],
 			"seasonalities":[{"name":"hourly","period":0.041666666666666664,"fourier_order":2}],
 			"weekly_seasonality":true,"daily_seasonality":6,"yearly_seasonality":false}`,
 			[]abi.Column{{Name: "promo", Values: promo}}, []abi.Column{{Name: "promo", Values: fpromo}}, 6, true},
@@ -124,6 +126,14 @@ func TestPluginTrainPredict(t *testing.T) {
 			}
 			if _, err := json.Marshal(resp.Info); err != nil {
 				t.Errorf("info is not JSON: %v", err)
+			}
+			if tc.promo {
+				feats, _ := resp.Info["features"].([]string)
+				for _, want := range []string{"hourly_delim_1", "launch_delim_+0", "launch_delim_+1", "review_delim_+0", "promo"} {
+					if !slices.Contains(feats, want) {
+						t.Errorf("features %v lack %q", feats, want)
+					}
+				}
 			}
 			req := &abi.PredictRequest{Model: resp.Model, Seed: 42, Timestamps: future, Columns: tc.fcols}
 			out, err := p.Predict(req)
@@ -219,6 +229,7 @@ func TestPluginErrors(t *testing.T) {
 		{"changepoint range", `{"changepoint_range":1.5}`, ts, ys, nil, abi.StatusInvalidArgument, `"changepoint_range"`},
 		{"changepoint outside", `{"changepoints":["1999-01-01"]}`, ts, ys, nil, abi.StatusInvalidArgument, `"changepoints"`},
 		{"bad holiday", `{"holidays":[{"holiday":"x","ds":"yesterday"}]}`, ts, ys, nil, abi.StatusInvalidArgument, `"holidays"`},
+		{"holiday name twice", `{"holidays":[{"holiday":"x","name":"y","ds":"2023-11-15"}]}`, ts, ys, nil, abi.StatusInvalidArgument, "not both"},
 		{"holiday window", `{"holidays":[{"holiday":"x","ds":"2023-11-15","lower_window":1,"upper_window":1}]}`, ts, ys, nil, abi.StatusInvalidArgument, "lower_window"},
 		{"regressor column missing", `{"regressors":[{"name":"temp"}]}`, ts, ys, nil, abi.StatusInvalidArgument, `"temp"`},
 		{"regressor unknown field", `{"regressors":[{"name":"temp","scale":1}]}`, ts, ys, nil, abi.StatusInvalidArgument, `"regressors"`},
