@@ -270,7 +270,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.Timeline = tl
 	}
 	if res.Curves != nil {
-		res.AtEqualReplicaHours = Summarize(res.Curves)
+		res.AtEqualReplicaHours = Summarize(res.Curves, o.TargetUtilization)
 	}
 	return res, nil
 }

@@ -170,85 +170,102 @@ func describeFit(f Fit) string {
 }
 
 // EqualReplicaHours is the headline of a sweep: the predictive arm against
-// the reactive arm and the oracle at equal replica-hours, pooled over the
-// sweep. For each predictive point k (replica-hours H_k, under-provisioned
-// minutes P_k) whose H_k lies within the reactive curve's range, R(H_k)
-// and O(H_k) are read from the reactive and oracle curves (Interpolate),
-// and
+// the reactive arm and the oracle at equal replica-hours.
 //
-//	underprovisioned_ratio = Σ P_k / Σ R(H_k)                (null when Σ R = 0)
-//	gap_closed             = Σ (R(H_k) − P_k) / Σ (R(H_k) − O(H_k)) (null when ≤ 0 below)
+// The embedded Comparison is the one of the predictive point at the run's
+// target utilisation (see Comparison for R, O, the ratio and the gap).
 //
-// Pooling weighs each utilisation by its under-provisioned minutes, so the
-// figure is defined as soon as one point has any, and a point where every
-// arm is always provisioned adds nothing. When no predictive point lies
-// within reactive's range, every point is used with extrapolated readings
-// and Extrapolated is true. ByUtilization holds the comparison of every
-// point.
+// Pooled sums the same quantities over every predictive point k of the
+// sweep whose replica-hours H_k lie within the reactive curve's range:
+//
+//	underprovisioned_ratio = Σ P_k / Σ R(H_k)                      (null when Σ R = 0)
+//	gap_closed             = Σ (R(H_k) − P_k) / Σ (R(H_k) − O(H_k)) (null when the denominator ≤ 0)
+//
+// which weighs each utilisation by its under-provisioned minutes: it is
+// defined as soon as one point has any. When no point lies within
+// reactive's range, every point is used with extrapolated readings and
+// Pooled.Extrapolated is true. ByUtilization compares every point on its
+// own.
 type EqualReplicaHours struct {
-	UnderprovisionedRatio *float64 `json:"underprovisioned_ratio"`
-	GapClosed             *float64 `json:"gap_closed"`
-	// The pooled sums.
-	PredictiveUnderprovisionedMinutes float64 `json:"predictive_underprovisioned_minutes"`
-	ReactiveUnderprovisionedMinutes   float64 `json:"reactive_underprovisioned_minutes"`
-	OracleUnderprovisionedMinutes     float64 `json:"oracle_underprovisioned_minutes"`
+	Comparison
+	Pooled        Pooled       `json:"pooled"`
+	ByUtilization []Comparison `json:"by_utilization"`
+}
+
+// Pooled is the comparison summed over the points of a sweep; see
+// EqualReplicaHours.
+type Pooled struct {
+	UnderprovisionedRatio             *float64 `json:"underprovisioned_ratio"`
+	GapClosed                         *float64 `json:"gap_closed"`
+	PredictiveUnderprovisionedMinutes float64  `json:"predictive_underprovisioned_minutes"`
+	ReactiveUnderprovisionedMinutes   float64  `json:"reactive_underprovisioned_minutes"`
+	OracleUnderprovisionedMinutes     float64  `json:"oracle_underprovisioned_minutes"`
 	// Utilizations lists the pooled predictive points.
 	Utilizations []float64 `json:"utilizations"`
 	// Extrapolated is true when the pooled points lie outside reactive's
 	// range.
 	Extrapolated bool   `json:"extrapolated"`
 	Note         string `json:"note,omitempty"`
-	// ByUtilization compares each predictive point on its own.
-	ByUtilization []Comparison `json:"by_utilization"`
 }
 
-// Summarize computes the headline of a sweep from its curves.
-func Summarize(c *Curves) *EqualReplicaHours {
-	e := &EqualReplicaHours{Utilizations: []float64{}}
+// Summarize computes the headline of a sweep from its curves; target is
+// the utilisation of the headline point (it must be one of the curves').
+func Summarize(c *Curves, target float64) *EqualReplicaHours {
+	e := &EqualReplicaHours{}
 	for _, p := range c.Predictive {
-		e.ByUtilization = append(e.ByUtilization, CompareAt(p, c.Reactive, c.Oracle))
+		cmp := CompareAt(p, c.Reactive, c.Oracle)
+		e.ByUtilization = append(e.ByUtilization, cmp)
+		if p.TargetUtilization == target {
+			e.Comparison = cmp
+		}
 	}
+	e.Pooled = pool(e.ByUtilization)
+	return e
+}
+
+func pool(cmps []Comparison) Pooled {
+	pl := Pooled{Utilizations: []float64{}}
 	use := func(cmp Comparison) bool { return cmp.ReactiveFit == FitInterpolated }
 	n := 0
-	for _, cmp := range e.ByUtilization {
+	for _, cmp := range cmps {
 		if use(cmp) {
 			n++
 		}
 	}
 	if n == 0 {
-		e.Extrapolated = true
+		pl.Extrapolated = true
 		use = func(Comparison) bool { return true }
 	}
 	var excluded []string
-	for _, cmp := range e.ByUtilization {
+	for _, cmp := range cmps {
 		if !use(cmp) {
 			excluded = append(excluded, fmt.Sprintf("%g", cmp.TargetUtilization))
 			continue
 		}
-		e.Utilizations = append(e.Utilizations, cmp.TargetUtilization)
-		e.PredictiveUnderprovisionedMinutes += cmp.PredictiveUnderprovisionedMinutes
-		e.ReactiveUnderprovisionedMinutes += cmp.ReactiveUnderprovisionedMinutes
-		e.OracleUnderprovisionedMinutes += cmp.OracleUnderprovisionedMinutes
+		pl.Utilizations = append(pl.Utilizations, cmp.TargetUtilization)
+		pl.PredictiveUnderprovisionedMinutes += cmp.PredictiveUnderprovisionedMinutes
+		pl.ReactiveUnderprovisionedMinutes += cmp.ReactiveUnderprovisionedMinutes
+		pl.OracleUnderprovisionedMinutes += cmp.OracleUnderprovisionedMinutes
 	}
 	var notes []string
-	if e.Extrapolated {
+	if pl.Extrapolated {
 		notes = append(notes, "no predictive point lies within the reactive curve's replica-hours: all are compared with extrapolated readings; widen the utilizations")
 	} else if len(excluded) > 0 {
 		notes = append(notes, "left out (replica-hours outside the reactive curve's range): u="+strings.Join(excluded, ", u="))
 	}
-	r, p, o := e.ReactiveUnderprovisionedMinutes, e.PredictiveUnderprovisionedMinutes, e.OracleUnderprovisionedMinutes
+	r, p, o := pl.ReactiveUnderprovisionedMinutes, pl.PredictiveUnderprovisionedMinutes, pl.OracleUnderprovisionedMinutes
 	if r > 0 {
 		v := p / r
-		e.UnderprovisionedRatio = &v
+		pl.UnderprovisionedRatio = &v
 	} else {
 		notes = append(notes, "ratio undefined: reactive has no under-provisioned minutes at these replica-hours (try higher utilizations or less capacity per replica)")
 	}
 	if r > o {
 		v := (r - p) / (r - o)
-		e.GapClosed = &v
+		pl.GapClosed = &v
 	} else {
 		notes = append(notes, "gap undefined: the oracle is not better than reactive at these replica-hours")
 	}
-	e.Note = strings.Join(notes, "; ")
-	return e
+	pl.Note = strings.Join(notes, "; ")
+	return pl
 }

@@ -103,14 +103,18 @@ func TestSummarize(t *testing.T) {
 			{TargetUtilization: 1, ReplicaHours: 95, UnderprovisionedMinutes: 80},
 		},
 	}
-	e := Summarize(c)
+	h := Summarize(c, 0.75)
+	if h.TargetUtilization != 0.75 || h.ReplicaHours != 140 || !near(h.ReactiveUnderprovisionedMinutes, 52) || !near(*h.UnderprovisionedRatio, 30.0/52) {
+		t.Errorf("headline at 0.75: %+v", h.Comparison)
+	}
+	e := h.Pooled
 	if e.UnderprovisionedRatio == nil || !near(*e.UnderprovisionedRatio, 35.0/68) {
 		t.Errorf("ratio %v, want %g", e.UnderprovisionedRatio, 35.0/68)
 	}
 	if e.GapClosed == nil || !near(*e.GapClosed, 3135.0/5460) {
 		t.Errorf("gap closed %v, want %g", e.GapClosed, 3135.0/5460)
 	}
-	if e.Extrapolated || len(e.Utilizations) != 2 || e.Utilizations[1] != 0.75 || len(e.ByUtilization) != 3 || !strings.Contains(e.Note, "left out") || !strings.Contains(e.Note, "u=1") {
+	if e.Extrapolated || len(e.Utilizations) != 2 || e.Utilizations[1] != 0.75 || len(h.ByUtilization) != 3 || !strings.Contains(e.Note, "left out") || !strings.Contains(e.Note, "u=1") {
 		t.Errorf("summary %+v", e)
 	}
 	if !near(e.ReactiveUnderprovisionedMinutes, 68) || !near(e.OracleUnderprovisionedMinutes, 1000.0/95) || e.PredictiveUnderprovisionedMinutes != 35 {
@@ -119,14 +123,14 @@ func TestSummarize(t *testing.T) {
 
 	// Every point outside: all are used, extrapolated, and said so.
 	c.Predictive = []CurvePoint{{TargetUtilization: 1, ReplicaHours: 80, UnderprovisionedMinutes: 62}}
-	e = Summarize(c)
+	e = Summarize(c, 1).Pooled
 	if !e.Extrapolated || e.UnderprovisionedRatio == nil || !near(*e.UnderprovisionedRatio, 0.5) || !strings.Contains(e.Note, "extrapolated") {
 		t.Errorf("extrapolated summary %+v", e)
 	}
 
 	// Nobody short: undefined, with the reason.
 	zero := []CurvePoint{{ReplicaHours: 10}, {ReplicaHours: 20}}
-	e = Summarize(&Curves{Reactive: zero, Oracle: zero, Predictive: []CurvePoint{{ReplicaHours: 15}}})
+	e = Summarize(&Curves{Reactive: zero, Oracle: zero, Predictive: []CurvePoint{{ReplicaHours: 15}}}, 0).Pooled
 	if e.UnderprovisionedRatio != nil || e.GapClosed != nil || !strings.Contains(e.Note, "ratio undefined") {
 		t.Errorf("all-zero summary %+v", e)
 	}

@@ -74,27 +74,35 @@ func (r *Result) WriteTable(w io.Writer) error {
 		b.WriteString("(gap closed at equal replica-hours; * = reactive's curve extrapolated)\n")
 	}
 	if e := r.AtEqualReplicaHours; e != nil {
-		us := make([]string, len(e.Utilizations))
-		for i, u := range e.Utilizations {
-			us[i] = num(u)
+		ratio := func(v *float64) string {
+			if v == nil {
+				return "undefined"
+			}
+			return strconv.FormatFloat(*v, 'f', 3, 64)
 		}
-		how := "interpolated"
-		if e.Extrapolated {
-			how = "EXTRAPOLATED"
+		gap := func(v *float64) string {
+			if v == nil {
+				return "undefined"
+			}
+			return pct(*v)
 		}
-		fmt.Fprintf(b, "\nat equal replica-hours (pooled over utilisations %s; reactive and oracle %s at the predictive arm's replica-hours):\n", strings.Join(us, ", "), how)
-		fmt.Fprintf(b, "  under-provisioned minutes: predictive %s, reactive %s, oracle %s\n",
-			num(e.PredictiveUnderprovisionedMinutes), num(e.ReactiveUnderprovisionedMinutes), num(e.OracleUnderprovisionedMinutes))
-		ratio, gap := "undefined", "undefined"
-		if e.UnderprovisionedRatio != nil {
-			ratio = strconv.FormatFloat(*e.UnderprovisionedRatio, 'f', 3, 64)
-		}
-		if e.GapClosed != nil {
-			gap = pct(*e.GapClosed)
-		}
-		fmt.Fprintf(b, "  underprovisioned_ratio %s (predictive / reactive); gap_closed %s of reactive → oracle\n", ratio, gap)
+		fmt.Fprintf(b, "\nat equal replica-hours, predictive at %s%% target (%s replica-hours):\n", num(100*e.TargetUtilization), num(e.ReplicaHours))
+		fmt.Fprintf(b, "  under-provisioned minutes: predictive %s, reactive %s (%s), oracle %s (%s)\n",
+			num(e.PredictiveUnderprovisionedMinutes), num(e.ReactiveUnderprovisionedMinutes), e.ReactiveFit, num(e.OracleUnderprovisionedMinutes), e.OracleFit)
+		fmt.Fprintf(b, "  underprovisioned_ratio %s (predictive / reactive); gap_closed %s of reactive → oracle\n", ratio(e.UnderprovisionedRatio), gap(e.GapClosed))
 		if e.Note != "" {
 			fmt.Fprintf(b, "  note: %s\n", e.Note)
+		}
+		pl := e.Pooled
+		us := make([]string, len(pl.Utilizations))
+		for i, u := range pl.Utilizations {
+			us[i] = num(u)
+		}
+		fmt.Fprintf(b, "pooled over utilisations %s: under-provisioned minutes predictive %s, reactive %s, oracle %s\n",
+			strings.Join(us, ", "), num(pl.PredictiveUnderprovisionedMinutes), num(pl.ReactiveUnderprovisionedMinutes), num(pl.OracleUnderprovisionedMinutes))
+		fmt.Fprintf(b, "  underprovisioned_ratio %s; gap_closed %s\n", ratio(pl.UnderprovisionedRatio), gap(pl.GapClosed))
+		if pl.Note != "" {
+			fmt.Fprintf(b, "  note: %s\n", pl.Note)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
