@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -204,6 +205,7 @@ func (o *SimulateOptions) Run(ctx context.Context, app *App, w io.Writer) error 
 // the whole period, the forecast against the demand over the busiest day,
 // and the trade-off curves of a sweep.
 func writeSimulatePlot(path, source string, res *simulate.Result) error {
+	source = filepath.Base(source)
 	tl := res.Timeline
 	from, to := busiestDay(tl)
 	lines := func(a, b int) []plot.Line {
