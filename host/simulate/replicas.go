@@ -19,6 +19,26 @@ type replicaModel struct {
 	stab int
 	// initial is the replica count, all ready, before the first step.
 	initial int
+	// downOnly applies the HPA's tolerance only to counts that are too
+	// large (ratio in [1−tolerance, 1]): the oracle's rule, which never
+	// keeps too few replicas.
+	downOnly bool
+}
+
+// proposal is the HPA's proposal, or the oracle's variant (downOnly).
+func (m replicaModel) proposal(v float64, cur int) int {
+	if !m.downOnly {
+		return m.hpa.Proposal(v, cur)
+	}
+	if cur > 0 {
+		ratio := v / (m.hpa.TargetValue * float64(cur))
+		if ratio <= 1 && 1-ratio <= m.hpa.Tolerance {
+			return cur
+		}
+	}
+	h := m.hpa
+	h.Tolerance = 0
+	return h.Proposal(v, cur)
 }
 
 // trajectory is what an arm did at each step.
@@ -60,7 +80,7 @@ func (m replicaModel) run(metric []float64) trajectory {
 	)
 	for i, v := range metric {
 		if !math.IsNaN(v) {
-			recs[i], has[i] = m.hpa.Proposal(v, cur), true
+			recs[i], has[i] = m.proposal(v, cur), true
 			best := recs[i]
 			for j := max(0, i-m.stab); j < i; j++ {
 				if has[j] && recs[j] > best {

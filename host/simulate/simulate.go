@@ -30,13 +30,14 @@
 //     the trace) it is the demand, as reactive;
 //   - oracle: the largest demand of the steps i..i+L, the demand the
 //     replicas ordered now must meet when they become ready. It knows the
-//     future exactly, and it is not subject to the HPA's tolerance (which
-//     can only keep a count that is off by up to 10 %, and so, at target
-//     utilisations above 1/1.1, leave the oracle short): it is the limit
-//     of what any metric fed to this replica model can achieve. With
-//     Tolerance 0, a perfect forecast read with max aggregation reproduces
-//     it exactly; with the default tolerance it does so whenever the
-//     tolerance does not bind.
+//     future exactly, and it applies the HPA's tolerance only downwards:
+//     it keeps a count up to Tolerance too large (no scale-down for a
+//     small dip), never one too small (the HPA keeps up to 10 % too few,
+//     which at target utilisations above 1/1.1 leaves even perfect
+//     knowledge short). So its ready capacity always covers the demand
+//     (unless MaxReplicas binds): it is the limit of this replica model.
+//     A perfect forecast read with max aggregation reproduces it exactly
+//     when Tolerance is 0, and whenever the tolerance does not bind.
 //
 // Scoring starts after a warm-up of Train + max(Lead, Stabilization): the
 // first Train has no forecast, and for the next max(Lead, Stabilization)
@@ -241,9 +242,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		var ms [3]ArmMetrics
 		for a := range metrics {
 			m := model
-			if a == 2 {
-				m.hpa.Tolerance = 0 // the oracle is the limit: see the package comment
-			}
+			m.downOnly = a == 2 // the oracle is the limit: see the package comment
 			trs[a] = m.run(metrics[a])
 			ms[a] = score(g.y, trs[a], scoredFrom, o.CapacityPerReplica, stepMin)
 		}

@@ -553,3 +553,14 @@ func TestOracleIgnoresTolerance(t *testing.T) {
 			res.Reactive.UnderprovisionedMinutes, res.Predictive.UnderprovisionedMinutes, res.Oracle.UnderprovisionedMinutes, res.Oracle.PeakReplicas)
 	}
 }
+
+func TestOracleTolerance(t *testing.T) {
+	// The oracle keeps a count that is at most 10 % too large, and never
+	// one that is too small: 10 replicas of target 10; 95 keeps 10 (ratio
+	// 0.95), 85 goes to 9, 101 goes to 11 (the HPA would keep 10).
+	model := replicaModel{hpa: decision.HPA{TargetValue: 10, MinReplicas: 1, Tolerance: 0.1}, lead: 0, stab: 0, initial: 10, downOnly: true}
+	tr := model.run([]float64{95, 85, 101})
+	if !reflect.DeepEqual(tr.spec, []int32{10, 9, 11}) {
+		t.Errorf("oracle counts %v, want [10 9 11]", tr.spec)
+	}
+}
