@@ -186,6 +186,10 @@ func (o *SimulateOptions) Run(ctx context.Context, app *App, w io.Writer) error 
 		return err
 	}
 	app.Logger().Info("simulate", "data", o.Data, "plugin", opts.Label, "elapsed", app.now().Sub(start))
+	if fs := res.Forecast; fs.SkippedTrainings > 0 {
+		fmt.Fprintf(app.Err, "ppa simulate: warning: %d of %d trainings were skipped for lack of data (the previous model, or with none the %s, stood in)\n",
+			fs.SkippedTrainings, fs.SkippedTrainings+fs.Trainings, map[bool]string{true: "reactive floor", false: "current replica count"}[o.ReactiveFloor])
+	}
 	if o.Plot != "" {
 		if err := writeSimulatePlot(o.Plot, o.Data, res); err != nil {
 			return err

@@ -84,14 +84,14 @@ func (o *Options) forecast(ctx context.Context, g *grid, evalFrom, lead, trainSt
 		when := time.UnixMilli(g.at(r)).UTC()
 		if countValid(vals) == 0 {
 			p.stats.SkippedTrainings++
-			o.logf("training window has no known value; keeping the previous model", "at", when)
+			o.warnf("training window has no known value; keeping the previous model", "at", when)
 		} else {
 			resp, err := o.Forecaster.Train(ctx, &abi.TrainRequest{Params: o.Params, Seed: o.Seed, Timestamps: ts, Values: vals})
 			var ae *abi.Error
 			switch {
 			case errors.As(err, &ae) && ae.Status == abi.StatusInsufficientData:
 				p.stats.SkippedTrainings++
-				o.logf("forecaster reports insufficient data; keeping the previous model", "at", when, "error", err)
+				o.warnf("forecaster reports insufficient data; keeping the previous model", "at", when, "error", err)
 			case err != nil:
 				return nil, fmt.Errorf("predictive arm: train at %s on %s..%s: %w", when.Format(time.RFC3339), time.UnixMilli(ts[0]).UTC().Format(time.RFC3339), when.Format(time.RFC3339), err)
 			default:
@@ -150,6 +150,12 @@ func (o *Options) forecast(ctx context.Context, g *grid, evalFrom, lead, trainSt
 func (o *Options) logf(msg string, args ...any) {
 	if o.Logger != nil {
 		o.Logger.Info(msg, args...)
+	}
+}
+
+func (o *Options) warnf(msg string, args ...any) {
+	if o.Logger != nil {
+		o.Logger.Warn(msg, args...)
 	}
 }
 
