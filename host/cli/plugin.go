@@ -23,7 +23,7 @@ func newPluginCmd(app *App, out io.Writer) *cobra.Command {
 ABI (abi/SPEC.md). Commands take a built-in plugin name or a path to a .wasm
 file.`,
 	}
-	cmd.AddCommand(newPluginVerifyCmd(app, out), newPluginInspectCmd(app, out), newPluginListCmd(app, out))
+	cmd.AddCommand(newPluginVerifyCmd(app, out), newPluginInspectCmd(app, out), newPluginListCmd(app, out), newPluginPushCmd(app, out))
 	return cmd
 }
 
@@ -204,18 +204,26 @@ func writePluginInfo(w io.Writer, info *PluginInfo) error {
 }
 
 // PluginListOptions are the flags of `ppa plugin list`.
-type PluginListOptions struct{}
+type PluginListOptions struct {
+	// storeFlags, when --store is set, list a store's plugins (train.go).
+	storeFlags
+}
 
 func newPluginListCmd(app *App, out io.Writer) *cobra.Command {
 	o := &PluginListOptions{}
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List the built-in plugins",
+	cmd := &cobra.Command{
+		Use:   "list [--store DIR|s3://BUCKET/PREFIX]",
+		Short: "List the built-in plugins, or with --store the plugins in a store",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Store != "" {
+				return listStorePlugins(cmd.Context(), app, &o.storeFlags, out)
+			}
 			return o.Run(cmd.Context(), app, out)
 		},
 	}
+	o.storeFlags.register(cmd, false)
+	return cmd
 }
 
 // Run loads every built-in plugin and prints its name, version and digest.

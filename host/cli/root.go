@@ -36,6 +36,7 @@ var commands = []CommandFunc{
 	newPluginCmd,
 	newSimulateCmd,
 	newServeCmd,
+	newTrainCmd,
 }
 
 // App holds what commands share: their dependencies (set by the caller of

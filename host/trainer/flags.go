@@ -1,0 +1,232 @@
+package trainer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ppa-autoscaler/ppa/abi"
+	"github.com/ppa-autoscaler/ppa/host/promsource"
+	"github.com/ppa-autoscaler/ppa/host/store"
+)
+
+// Flags are the command-line flags of a training, shared by `ppa train`
+// and the ppa-trainer binary so that both take the same arguments.
+type Flags struct {
+	// Data source: a CSV file, or Prometheus.
+	Data          string
+	Prometheus    string
+	Query         string
+	History, Step Duration
+	End           string
+	Aggregate     string
+	PromTimeout   time.Duration
+	PromRetries   int
+	// Prometheus authentication and TLS.
+	BearerTokenFile       string
+	BasicAuthUser         string
+	BasicAuthPasswordFile string
+	TLSCAFile             string
+	TLSInsecure           bool
+
+	// Store and S3 credentials (the rest comes from the store URI and the
+	// environment, see store.S3Options).
+	Store           string
+	S3CAFile        string
+	S3AccessKeyFile string
+	S3SecretKeyFile string
+
+	Model   string
+	Version string
+	Plugin  string
+	Params  []string
+	Seed    uint64
+	HoldOut Duration
+	Season  Duration
+
+	MaxMASE, MaxSMAPE, MaxMAPE, MinCoverage float64
+
+	CreatedBy  string
+	ResultFile string
+}
+
+// Duration is a pflag value holding a duration in Go syntax with an
+// optional day suffix ("14d", "1d12h", "90s"), see abi.ParseDuration.
+type Duration time.Duration
+
+// String implements pflag.Value.
+func (d *Duration) String() string {
+	if *d == 0 {
+		return "0"
+	}
+	return formatDuration(time.Duration(*d))
+}
+
+// Set implements pflag.Value.
+func (d *Duration) Set(s string) error {
+	v, err := abi.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	if v < 0 {
+		return fmt.Errorf("%s is negative", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Type implements pflag.Value.
+func (d *Duration) Type() string { return "duration" }
+
+// formatDuration renders whole days as "14d" and anything else as Go does.
+func formatDuration(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d > 0 && d%day == 0 {
+		return fmt.Sprintf("%dd", d/day)
+	}
+	return d.String()
+}
+
+// Register adds the flags to fs with their defaults (history 14d, step
+// 1m, plugin DefaultPlugin). createdBy is the default of --created-by.
+func (f *Flags) Register(fs *pflag.FlagSet, createdBy string) {
+	f.History = Duration(14 * 24 * time.Hour)
+	f.Step = Duration(time.Minute)
+	fs.StringVar(&f.Data, "data", "", "train on a CSV file of ds,y rows instead of Prometheus")
+	fs.StringVar(&f.Prometheus, "prometheus", "", "Prometheus base URL, e.g. http://prometheus:9090")
+	fs.StringVar(&f.Query, "query", "", "PromQL query of the metric to forecast (with --prometheus)")
+	fs.Var(&f.History, "history", "how much history to train on, e.g. 14d")
+	fs.Var(&f.Step, "step", "sampling step of the history, e.g. 1m")
+	fs.StringVar(&f.End, "end", "", "end of the history (RFC 3339); default now, truncated to the step")
+	fs.StringVar(&f.Aggregate, "aggregate", "", "fold a query's series into one: sum, max, min or avg")
+	fs.DurationVar(&f.PromTimeout, "prometheus-timeout", promsource.DefaultTimeout, "timeout of one Prometheus request")
+	fs.IntVar(&f.PromRetries, "prometheus-retries", promsource.DefaultRetries, "retries of a transient Prometheus failure (negative: none)")
+	fs.StringVar(&f.BearerTokenFile, "prometheus-bearer-token-file", "", "file holding a bearer token for Prometheus")
+	fs.StringVar(&f.BasicAuthUser, "prometheus-user", "", "basic-auth user for Prometheus")
+	fs.StringVar(&f.BasicAuthPasswordFile, "prometheus-password-file", "", "file holding the basic-auth password for Prometheus")
+	fs.StringVar(&f.TLSCAFile, "prometheus-ca-file", "", "PEM file of CAs that verify Prometheus's certificate")
+	fs.BoolVar(&f.TLSInsecure, "prometheus-insecure-skip-verify", false, "do not verify Prometheus's certificate")
+
+	fs.StringVar(&f.Store, "store", "", "artifact store: a directory or s3://BUCKET/PREFIX[?endpoint=HOST:PORT&insecure=true] (required)")
+	fs.StringVar(&f.S3CAFile, "s3-ca-file", "", "PEM file of extra CAs trusted for the S3 endpoint")
+	fs.StringVar(&f.S3AccessKeyFile, "s3-access-key-file", "", "file holding the S3 access key (default: $AWS_ACCESS_KEY_ID, $MINIO_ROOT_USER, ...)")
+	fs.StringVar(&f.S3SecretKeyFile, "s3-secret-key-file", "", "file holding the S3 secret key")
+
+	fs.StringVar(&f.Model, "model", "", "model to store a version of, as NAMESPACE/NAME (required)")
+	fs.StringVar(&f.Version, "version", "", "version to write (default: a new time-sortable version); an existing version is refused")
+	fs.StringVar(&f.Plugin, "plugin", DefaultPlugin, "forecaster plugin: NAME[@VERSION] (from the store, else built in) or PATH.wasm")
+	fs.StringArrayVar(&f.Params, "param", nil, "plugin parameter as key=value (repeatable)")
+	fs.Uint64Var(&f.Seed, "seed", 0, "seed passed to the plugin")
+	fs.Var(&f.HoldOut, "holdout", "backtest window at the end of the history (default: min(1d, 20% of the history))")
+	fs.Var(&f.Season, "season", "seasonal-naive lag of MASE (default: 1d when the history allows, else one step)")
+
+	fs.Float64Var(&f.MaxMASE, "max-mase", 0, "quality gate: reject a model whose hold-out MASE is above this (0: off)")
+	fs.Float64Var(&f.MaxSMAPE, "max-smape", 0, "quality gate: reject a model whose hold-out sMAPE (a fraction) is above this (0: off)")
+	fs.Float64Var(&f.MaxMAPE, "max-mape", 0, "quality gate: reject a model whose hold-out MAPE (a fraction) is above this (0: off)")
+	fs.Float64Var(&f.MinCoverage, "min-coverage", 0, "quality gate: reject a model whose interval coverage is below this (0: off)")
+
+	fs.StringVar(&f.CreatedBy, "created-by", createdBy, "who or what made the model, recorded in its manifest")
+	fs.StringVar(&f.ResultFile, "result-file", "", "also write the JSON result to this file (e.g. for Argo output parameters)")
+}
+
+// Options turns the flags into Options without a store (see OpenStore).
+// now is the clock.
+func (f *Flags) Options(now func() time.Time) (Options, error) {
+	var o Options
+	ref, err := store.ParseModelRef(f.Model)
+	if f.Model == "" {
+		err = errors.New("--model NAMESPACE/NAME is required")
+	}
+	if err != nil {
+		return o, fmt.Errorf("--model: %w", err)
+	}
+	o.Model = ref
+	o.Version = f.Version
+	switch {
+	case f.Data != "" && f.Prometheus != "":
+		return o, errors.New("--data and --prometheus: give one data source, not both")
+	case f.Data != "":
+		if f.Query != "" || f.Aggregate != "" {
+			return o, errors.New("--query and --aggregate go with --prometheus, not --data")
+		}
+		o.CSV = f.Data
+	case f.Prometheus != "":
+		if f.Query == "" {
+			return o, errors.New("--prometheus needs --query")
+		}
+		p := &PrometheusSource{
+			Config: promsource.Config{
+				URL:                   f.Prometheus,
+				Timeout:               f.PromTimeout,
+				Retries:               f.PromRetries,
+				BearerTokenFile:       f.BearerTokenFile,
+				BasicAuthUser:         f.BasicAuthUser,
+				BasicAuthPasswordFile: f.BasicAuthPasswordFile,
+				TLSCAFile:             f.TLSCAFile,
+				TLSInsecureSkipVerify: f.TLSInsecure,
+			},
+			Query:     f.Query,
+			History:   time.Duration(f.History),
+			Step:      time.Duration(f.Step),
+			Aggregate: promsource.Aggregation(strings.ToLower(f.Aggregate)),
+		}
+		if f.PromRetries <= 0 {
+			p.Config.Retries = -1 // promsource's 0 means its default; here it means none
+		}
+		if f.End != "" {
+			end, err := time.Parse(time.RFC3339, f.End)
+			if err != nil {
+				return o, fmt.Errorf("--end %q: want RFC 3339, e.g. 2026-01-31T00:00:00Z", f.End)
+			}
+			p.End = end
+		}
+		o.Prometheus = p
+	default:
+		return o, errors.New("no data: give --data FILE.csv or --prometheus URL --query PROMQL")
+	}
+	if len(f.Params) > 0 {
+		o.Params = make(map[string]string, len(f.Params))
+		for _, kv := range f.Params {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || strings.TrimSpace(k) == "" {
+				return o, fmt.Errorf("--param %q: want key=value", kv)
+			}
+			k = strings.TrimSpace(k)
+			if _, dup := o.Params[k]; dup {
+				return o, fmt.Errorf("--param %q: %s given twice", kv, k)
+			}
+			o.Params[k] = v
+		}
+	}
+	o.Plugin = f.Plugin
+	o.Seed = f.Seed
+	o.HoldOut = time.Duration(f.HoldOut)
+	o.Season = time.Duration(f.Season)
+	o.Gate = GateLimits{MaxMASE: f.MaxMASE, MaxSMAPE: f.MaxSMAPE, MaxMAPE: f.MaxMAPE, MinCoverage: f.MinCoverage}
+	o.CreatedBy = f.CreatedBy
+	o.Now = now
+	if f.Store == "" {
+		return o, errors.New("--store DIR|s3://BUCKET/PREFIX is required")
+	}
+	return o, nil
+}
+
+// OpenStore opens the store of --store with the S3 flags applied.
+func (f *Flags) OpenStore(ctx context.Context, opts ...store.Option) (store.Store, error) {
+	return OpenStore(ctx, f.Store, f.S3CAFile, f.S3AccessKeyFile, f.S3SecretKeyFile, opts...)
+}
+
+// OpenStore opens a store location with optional S3 CA and key files.
+func OpenStore(ctx context.Context, uri, caFile, accessKeyFile, secretKeyFile string, opts ...store.Option) (store.Store, error) {
+	if uri == "" {
+		return nil, errors.New("--store DIR|s3://BUCKET/PREFIX is required")
+	}
+	if caFile != "" || accessKeyFile != "" || secretKeyFile != "" {
+		opts = append(opts, store.WithS3(store.S3Options{CAFile: caFile, AccessKeyFile: accessKeyFile, SecretKeyFile: secretKeyFile}))
+	}
+	return store.Open(ctx, uri, opts...)
+}
