@@ -16,6 +16,7 @@ import (
 
 	"github.com/ppa-autoscaler/ppa/abi"
 	"github.com/ppa-autoscaler/ppa/host/engine"
+	"github.com/ppa-autoscaler/ppa/host/plot"
 	"github.com/ppa-autoscaler/ppa/host/series"
 )
 
@@ -50,6 +51,8 @@ type ForecastOptions struct {
 	Format string
 	// Out is a file to write instead of standard output.
 	Out string
+	// Plot is a file (.svg, .png or .html) to draw the forecast into.
+	Plot string
 }
 
 func newForecastCmd(app *App, out io.Writer) *cobra.Command {
@@ -82,6 +85,7 @@ against the plugin's self-description; see ppa plugin inspect NAME.`,
 	f.Uint64Var(&o.Seed, "seed", 0, "seed for the plugin's random choices")
 	f.StringVar(&o.Format, "format", formatTable, "output format: table, csv or json")
 	f.StringVar(&o.Out, "out", "", "write the forecast to this file instead of standard output")
+	f.StringVar(&o.Plot, "plot", "", "also draw the forecast after the data's last stretch into this file: .svg, .png or .html")
 	for _, name := range []string{"data", "periods", "freq"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
@@ -125,6 +129,11 @@ func (o *ForecastOptions) validate() (time.Duration, map[string]string, error) {
 	case formatTable, formatCSV, formatJSON:
 	default:
 		return 0, nil, fmt.Errorf("--format %q: want table, csv or json", o.Format)
+	}
+	if o.Plot != "" {
+		if _, err := plot.FormatOf(o.Plot); err != nil {
+			return 0, nil, fmt.Errorf("--plot: %w", err)
+		}
 	}
 	kv, err := parseParamFlags(o.Params)
 	if err != nil {
@@ -177,6 +186,11 @@ func (o *ForecastOptions) Run(ctx context.Context, app *App, w io.Writer) error 
 	}
 	res.Plugin.Digest = p.Digest()
 	app.Logger().Info("forecast", "plugin", p.String(), "rows", s.Len(), "periods", o.Periods, "freq", freq)
+	if o.Plot != "" {
+		if err := writeForecastPlot(o.Plot, o.Data, s, res); err != nil {
+			return err
+		}
+	}
 
 	if o.Out == "" {
 		return writeForecast(w, o.Format, res)

@@ -33,6 +33,7 @@ type CommandFunc func(app *App, out io.Writer) *cobra.Command
 // group is one file with a CommandFunc and one line here.
 var commands = []CommandFunc{
 	newForecastCmd,
+	newBacktestCmd,
 	newPluginCmd,
 	newSimulateCmd,
 	newServeCmd,
