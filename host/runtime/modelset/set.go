@@ -29,6 +29,8 @@ const (
 	DefaultLoadTimeout = 2 * time.Minute
 	// DefaultConcurrency is how many model versions load at once.
 	DefaultConcurrency = 4
+	// DefaultPluginGrace is how long an unused plugin stays open.
+	DefaultPluginGrace = 5 * time.Minute
 )
 
 // Config configures a Set.
@@ -44,6 +46,11 @@ type Config struct {
 	// Concurrency is how many versions load at once; default
 	// DefaultConcurrency.
 	Concurrency int
+	// PluginGrace is how long a plugin no model uses any more stays open
+	// (requests that picked the previous version just before a swap may
+	// still call it); then it is closed if it implements Closer. Default
+	// DefaultPluginGrace.
+	PluginGrace time.Duration
 	// Now is the clock (LoadedAt, the load check's time); default time.Now.
 	Now func() time.Time
 	// Tick measures durations for metrics; default time.Now.
@@ -127,6 +134,15 @@ type pluginFlight struct {
 	done chan struct{}
 	p    Plugin
 	err  error
+	// unusedSince is when a sync first found no model using the plugin
+	// (zero while used); guarded by Set.pmu.
+	unusedSince time.Time
+}
+
+// Closer is implemented by plugins that hold resources (the engine's):
+// the set closes a plugin no model has used for PluginGrace.
+type Closer interface {
+	Close(ctx context.Context) error
 }
 
 // New returns an empty Set; call Sync (or Run) to load models.
@@ -142,6 +158,9 @@ func New(cfg Config) (*Set, error) {
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.PluginGrace <= 0 {
+		cfg.PluginGrace = DefaultPluginGrace
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -281,7 +300,52 @@ func (s *Set) Sync(ctx context.Context) error {
 	s.mu.Lock()
 	s.synced = true
 	s.mu.Unlock()
+	s.releasePlugins(ctx)
 	return nil
+}
+
+// releasePlugins closes the plugins that no serving model has used for
+// PluginGrace, and forgets failed plugin loads.
+func (s *Set) releasePlugins(ctx context.Context) {
+	used := map[string]bool{}
+	s.mu.RLock()
+	for _, e := range s.entries {
+		if m := e.cur.Load(); m != nil {
+			used[m.Manifest.Plugin.SHA256] = true
+		}
+	}
+	s.mu.RUnlock()
+	now := s.cfg.Tick()
+	var closing []*pluginFlight
+	s.pmu.Lock()
+	for digest, f := range s.plugins {
+		select {
+		case <-f.done:
+		default:
+			continue // still loading
+		}
+		switch {
+		case f.err != nil:
+			delete(s.plugins, digest)
+		case used[digest]:
+			f.unusedSince = time.Time{}
+		case f.unusedSince.IsZero():
+			f.unusedSince = now
+		case now.Sub(f.unusedSince) >= s.cfg.PluginGrace:
+			delete(s.plugins, digest)
+			closing = append(closing, f)
+		}
+	}
+	s.pmu.Unlock()
+	for _, f := range closing {
+		if c, ok := f.p.(Closer); ok {
+			if err := c.Close(ctx); err != nil {
+				s.log.Warn("closing an unused plugin failed", "sha256", f.p.Digest(), "err", err)
+				continue
+			}
+		}
+		s.log.Info("unused plugin closed", "plugin", f.p.Description().Name, "version", f.p.Description().Version, "sha256", f.p.Digest())
+	}
 }
 
 // Load (re)loads the named model now, also one that was unloaded. It

@@ -22,9 +22,15 @@ type linePlugin struct {
 	calls  atomic.Int64
 	points atomic.Int64
 	block  chan struct{} // when set, Predict waits for it
+	closed atomic.Int64
 }
 
 func (p *linePlugin) Digest() string { return p.digest }
+
+func (p *linePlugin) Close(context.Context) error {
+	p.closed.Add(1)
+	return nil
+}
 
 func (p *linePlugin) Description() abi.Description {
 	return abi.Description{Name: "line", Version: "1.0.0", Capabilities: abi.Capabilities{Intervals: true}}
@@ -467,5 +473,53 @@ func TestFloorDivMod(t *testing.T) {
 		if q, m := floorDiv(c.a, c.b), floorMod(c.a, c.b); q != c.q || m != c.m {
 			t.Errorf("floor(%d/%d) = %d rem %d, want %d rem %d", c.a, c.b, q, m, c.q, c.m)
 		}
+	}
+}
+
+// TestUnusedPluginIsClosedAfterGrace upgrades a model to another plugin:
+// the old plugin stays open for the grace period, then is closed once.
+func TestUnusedPluginIsClosedAfterGrace(t *testing.T) {
+	ctx := context.Background()
+	src := newMemSource()
+	src.put("a", "v1", []byte{1}, "wasm-1")
+	src.put("b", "v1", []byte{1}, "wasm-2")
+	tick := time.Unix(0, 0)
+	l := &fakeLoader{}
+	s, err := New(Config{Source: src, Loader: l, PluginGrace: time.Minute, Tick: func() time.Time { return tick }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	old := l.plugins[sha256Hex([]byte("wasm-1"))]
+	src.put("a", "v2", []byte{1}, "wasm-2")
+	for _, c := range []struct {
+		advance time.Duration
+		closed  int64
+	}{
+		{0, 0},                // now unused
+		{59 * time.Second, 0}, // within the grace
+		{time.Second, 1},      // grace over
+		{time.Hour, 1},        // closed once
+	} {
+		tick = tick.Add(c.advance)
+		if err := s.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := old.closed.Load(); got != c.closed {
+			t.Fatalf("at %s: closed %d times, want %d", tick, got, c.closed)
+		}
+	}
+	if got := l.plugins[sha256Hex([]byte("wasm-2"))].closed.Load(); got != 0 {
+		t.Fatalf("the plugin in use was closed %d times", got)
+	}
+	// The old plugin comes back: it is loaded again.
+	src.put("a", "v3", []byte{1}, "wasm-1")
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.Get("a"); m.Version() != "v3" || l.loads != 3 {
+		t.Fatalf("serving %s after %d loads", m.Version(), l.loads)
 	}
 }
