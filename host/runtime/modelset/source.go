@@ -188,8 +188,9 @@ func fetchStorePlugin(ctx context.Context, st store.Store, m store.Manifest) ([]
 // optionally plugin.wasm), or a tree with several such directories (for
 // example a copy of a store's models/ folder). When one model appears in
 // several directories the greatest version (by name: store versions sort by
-// time) serves. The plugin comes from plugin.wasm beside the model, else
-// from the fallback store.
+// time) serves; two models of one name in different namespaces are an
+// error. The plugin comes from plugin.wasm beside the model, else from the
+// fallback store.
 type DirSource struct {
 	dir      string
 	fallback store.Store
@@ -242,7 +243,7 @@ func (d *DirSource) Resolve(ctx context.Context) ([]Want, error) {
 		w := Want{Name: m.Model.Name, Ref: m.Model, Version: m.Version, dir: dir}
 		if prev, ok := best[w.Name]; ok {
 			if prev.Ref != w.Ref {
-				problems = append(problems, Want{Name: w.Name, Ref: w.Ref, dir: dir,
+				problems = append(problems, Want{Name: dir, dir: dir,
 					Err: fmt.Errorf("%s: model %s has the same name as model %s in %s", path, w.Ref, prev.Ref, prev.dir)})
 				return nil
 			}
@@ -261,13 +262,10 @@ func (d *DirSource) Resolve(ctx context.Context) ([]Want, error) {
 		out = append(out, w)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	// Unreadable manifests are reported under their directory; they never
-	// shadow a model that loaded.
-	for _, p := range problems {
-		if _, ok := best[p.Name]; !ok {
-			out = append(out, p)
-		}
-	}
+	// Unreadable manifests and name conflicts are reported under their
+	// directory, so that they keep the runtime from being ready without
+	// touching the models that load.
+	out = append(out, problems...)
 	return out, nil
 }
 
