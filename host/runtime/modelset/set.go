@@ -431,12 +431,14 @@ func (s *Set) loadAll(ctx context.Context, todo []Want) {
 
 func (s *Set) loadOne(ctx context.Context, w Want) {
 	e := s.entry(w.Name, w.Ref)
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.LoadTimeout)
+	lctx, cancel := context.WithTimeout(ctx, s.cfg.LoadTimeout)
 	defer cancel()
 	begin := s.cfg.Tick()
-	m, err := s.load(ctx, w)
+	m, err := s.load(lctx, w)
 	if err != nil {
-		s.fail(e, w.Version, err)
+		if ctx.Err() == nil { // not a shutdown
+			s.fail(e, w.Version, err)
+		}
 		return
 	}
 	e.mu.Lock()
