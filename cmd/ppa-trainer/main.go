@@ -56,6 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
 		}
+		fmt.Fprintf(stderr, "ppa-trainer: %v (see --help)\n", err)
 		return 2
 	}
 	if fs.NArg() > 0 {
