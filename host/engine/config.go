@@ -39,6 +39,9 @@ type Config struct {
 	logger           *slog.Logger
 	observer         func(CallInfo)
 	now              func() time.Time
+	// uninterruptible turns off wazero's termination checks (see
+	// WithInterruptible); the zero value keeps them, the default.
+	uninterruptible bool
 }
 
 // NewConfig returns the default configuration: no compilation cache
@@ -95,6 +98,23 @@ func (c Config) WithMaxResultBytes(n int) Config { c.maxResultBytes = n; return 
 // free instance (or their context). Must be positive. Default
 // runtime.GOMAXPROCS(0) at the time NewConfig was called.
 func (c Config) WithPoolSize(n int) Config { c.poolSize = n; return c }
+
+// WithInterruptible sets whether a running call can be stopped by the call
+// timeout or the caller's context. True (the default) compiles every
+// module with wazero's termination checks, which leave machine code for Go
+// on every iteration of every loop of the guest: loop-heavy guests run
+// 10–100× slower than without them (Go guests are all loops; see
+// BENCHMARKS.md and wazero issue #2466).
+//
+// False compiles modules without the checks. Calls then always run to the
+// end: the call timeout and the caller's context only bound the wait for
+// an instance, a guest in an endless loop hangs its caller, and a running
+// guest holds its OS thread and Go scheduler slot (P) until it returns.
+// Use it only for trusted modules, such as the built-in plugins, where
+// speed matters more than stopping a runaway call; the memory limit and
+// the sandbox still apply. Engines of both kinds may share a cache
+// directory: wazero keys compiled code by this setting too.
+func (c Config) WithInterruptible(on bool) Config { c.uninterruptible = !on; return c }
 
 // WithLogger sets the logger for load events and the captured output of
 // plugins (debug level). Nil (the default) logs nothing.

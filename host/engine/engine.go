@@ -59,7 +59,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		e.log = slog.New(slog.DiscardHandler)
 	}
 	rc := wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(!cfg.uninterruptible).
 		WithMemoryLimitPages(cfg.memoryLimitPages)
 	if cfg.cacheDir != "" {
 		if err := os.MkdirAll(cfg.cacheDir, 0o755); err != nil {

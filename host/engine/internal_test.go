@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -120,5 +122,61 @@ func BenchmarkInstantiate(b *testing.B) {
 			b.Fatal(err)
 		}
 		inst.close()
+	}
+}
+
+// TestInterruptible runs a call on a context that is already canceled,
+// past the pre-call check: an interruptible engine stops the guest at
+// once, an uninterruptible one runs it to the end. Engines of both kinds
+// share one cache directory; the interruptible one, which comes after an
+// uninterruptible one, must still stop an endless loop at its deadline
+// (it would hang here if it ran the cached code without checks).
+func TestInterruptible(t *testing.T) {
+	wasm := testwasm.Build(t, "./host/engine/testdata/guests/loop")
+	in, err := abi.EncodePredictRequest(&abi.PredictRequest{Model: []byte{1}, Timestamps: []int64{1, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	dir := t.TempDir()
+	for i, interruptible := range []bool{false, true, false} {
+		t.Run(fmt.Sprintf("%d interruptible=%v", i, interruptible), func(t *testing.T) {
+			ctx := context.Background()
+			e, err := New(ctx, NewConfig().WithCacheDir(dir).WithInterruptible(interruptible))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close(ctx)
+			p, err := e.Load(ctx, wasm, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close(ctx)
+			inst, _, err := p.s.pool.get(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, ce := p.s.exchange(canceled, inst, abi.ExportPredict, in)
+			p.s.pool.put(inst, ce == nil)
+			if !interruptible {
+				if ce != nil {
+					t.Fatalf("call on a canceled context: %v, want it to run to the end", ce)
+				}
+				if _, err := abi.DecodeResult(out); err != nil {
+					t.Fatalf("result: %v", err)
+				}
+				return
+			}
+			if ce == nil || ce.Failure != FailureCanceled {
+				t.Fatalf("call on a canceled context = %v, want a %s failure", ce, FailureCanceled)
+			}
+			dctx, stop := context.WithTimeout(ctx, time.Second)
+			defer stop()
+			_, err = p.Train(dctx, &abi.TrainRequest{Timestamps: []int64{1}, Values: []float64{1}})
+			if !errors.As(err, &ce) || ce.Failure != FailureTimeout {
+				t.Fatalf("endless train with a deadline = %v, want a %s failure", err, FailureTimeout)
+			}
+		})
 	}
 }
