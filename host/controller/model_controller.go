@@ -1,0 +1,408 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	kservev1beta1 "github.com/kserve/kserve/pkg/apis/serving/v1beta1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/ppa-autoscaler/ppa/abi"
+	ppav1 "github.com/ppa-autoscaler/ppa/api/v1alpha1"
+)
+
+// indexForecasterName indexes Models by spec.forecaster.name, to find the
+// Models a Forecaster concerns.
+const indexForecasterName = "spec.forecaster.name"
+
+// ModelReconciler reconciles Models into their training workflows and
+// InferenceService, and reports their state in the Model's status.
+type ModelReconciler struct {
+	// Client reads (from the cache) and writes the API.
+	Client client.Client
+	// Scheme knows the kinds of the Model's children, for owner
+	// references.
+	Scheme *runtime.Scheme
+	// Options configure what is rendered.
+	Options Options
+}
+
+// errUnresolved reports a Model that cannot be rendered for a reason that
+// retrying will not fix; the Model's Ready condition carries it.
+type errUnresolved struct {
+	reason, message string
+}
+
+func (e *errUnresolved) Error() string { return e.reason + ": " + e.message }
+
+// +kubebuilder:rbac:groups=ppa-autoscaler.io,resources=models,verbs=get;list;watch
+// +kubebuilder:rbac:groups=ppa-autoscaler.io,resources=models/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=ppa-autoscaler.io,resources=forecasters,verbs=get;list;watch
+// +kubebuilder:rbac:groups=argoproj.io,resources=workflows;cronworkflows,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=serving.kserve.io,resources=inferenceservices,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
+// Reconcile brings one Model's children to its spec and its status to
+// what the children report.
+func (r *ModelReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
+	var m ppav1.Model
+	if err := r.Client.Get(ctx, req.NamespacedName, &m); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil // deleted: owner references clean up
+		}
+		return ctrl.Result{}, fmt.Errorf("get model %s: %w", req.NamespacedName, err)
+	}
+	if !m.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	orig := m.DeepCopy()
+
+	st := m.Status.DeepCopy()
+	st.ObservedGeneration = m.Generation
+	renderErr := r.render(ctx, &m, st)
+
+	// Status from whatever children exist, even when rendering failed.
+	trained, serving, statusErr := r.observe(ctx, &m, st)
+	ready := readyCondition(st, trained, serving)
+	var unresolved *errUnresolved
+	switch {
+	case errors.As(renderErr, &unresolved):
+		ready = metav1.Condition{Type: ppav1.ConditionReady, Status: metav1.ConditionFalse, Reason: unresolved.reason, Message: unresolved.message}
+	case renderErr != nil:
+		ready = metav1.Condition{Type: ppav1.ConditionReady, Status: metav1.ConditionFalse, Reason: ppav1.ReasonReconcileError, Message: renderErr.Error()}
+	case statusErr != nil:
+		ready = metav1.Condition{Type: ppav1.ConditionReady, Status: metav1.ConditionFalse, Reason: ppav1.ReasonReconcileError, Message: statusErr.Error()}
+	}
+	now := metav1.NewTime(r.Options.now())
+	for _, c := range []metav1.Condition{trained, serving, ready} {
+		c.ObservedGeneration = m.Generation
+		c.LastTransitionTime = now
+		meta.SetStatusCondition(&st.Conditions, c)
+	}
+	m.Status = *st
+	if !equality.Semantic.DeepEqual(orig.Status, m.Status) {
+		if err := r.Client.Status().Patch(ctx, &m, client.MergeFrom(orig)); err != nil {
+			return ctrl.Result{}, errors.Join(renderErr, statusErr, fmt.Errorf("patch status of model %s: %w", req.NamespacedName, err))
+		}
+		logger.V(1).Info("status updated", "ready", ready.Status, "reason", ready.Reason,
+			"servingVersion", st.ServingVersion, "endpoint", st.Endpoint)
+	}
+	if unresolved != nil {
+		// Nothing to retry: a change of the Model or of a Forecaster
+		// triggers the next reconcile.
+		logger.Info("model not rendered", "reason", unresolved.reason, "message", unresolved.message)
+		renderErr = nil
+	}
+	return ctrl.Result{}, errors.Join(renderErr, statusErr)
+}
+
+// render resolves the Model's store and forecaster and creates or updates
+// its children.
+func (r *ModelReconciler) render(ctx context.Context, m *ppav1.Model, st *ppav1.ModelStatus) error {
+	t, err := r.resolve(ctx, m, st)
+	if err != nil {
+		return err
+	}
+	args := TrainerArgs(m, t.plugin, t.storeURI)
+	if err := r.ensureInitialWorkflow(ctx, m, args, t); err != nil {
+		return err
+	}
+	if err := r.ensureCronWorkflow(ctx, m, args, t); err != nil {
+		return err
+	}
+	return r.ensureInferenceService(ctx, m, t)
+}
+
+// resolve finds the Model's store and plugin.
+func (r *ModelReconciler) resolve(ctx context.Context, m *ppav1.Model, st *ppav1.ModelStatus) (training, error) {
+	var t training
+	switch {
+	case m.Spec.Store != nil:
+		t.storeURI = m.Spec.Store.URI
+		if s := m.Spec.Store.CredentialsSecret; s != nil {
+			t.storeSecret = s.Name
+		}
+	case r.Options.DefaultStoreURI != "":
+		t.storeURI, t.storeSecret = r.Options.DefaultStoreURI, r.Options.DefaultStoreCredentialsSecret
+	default:
+		return t, &errUnresolved{ppav1.ReasonNoStore, "spec.store is not set and the controller has no --default-store-uri"}
+	}
+	resolved, err := r.resolveForecaster(ctx, m.Spec.Forecaster)
+	if err != nil {
+		return t, err
+	}
+	st.Forecaster = resolved
+	t.plugin = resolved.Plugin
+	return t, nil
+}
+
+// resolveForecaster finds the plugin a reference names: the registered
+// Forecaster of that name and version (without a version, the newest one
+// whose ABI this host runs), else a built-in plugin.
+func (r *ModelReconciler) resolveForecaster(ctx context.Context, ref ppav1.ForecasterRef) (*ppav1.ResolvedForecaster, error) {
+	var f *ppav1.Forecaster
+	if ref.Version != "" {
+		var got ppav1.Forecaster
+		err := r.Client.Get(ctx, types.NamespacedName{Name: ppav1.ForecasterName(ref.Name, ref.Version)}, &got)
+		switch {
+		case err == nil:
+			f = &got
+		case !apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("get forecaster %s: %w", ppav1.ForecasterName(ref.Name, ref.Version), err)
+		}
+	} else {
+		var list ppav1.ForecasterList
+		if err := r.Client.List(ctx, &list); err != nil {
+			return nil, fmt.Errorf("list forecasters: %w", err)
+		}
+		// The newest version this host can run; the newest of all
+		// (reported as incompatible) when it can run none.
+		fOK := false
+		for i := range list.Items {
+			c := &list.Items[i]
+			if c.Spec.Name != ref.Name {
+				continue
+			}
+			ok := checkABI(c.Spec.ABIVersion) == nil
+			if f == nil || (ok && !fOK) || (ok == fOK && compareVersions(c.Spec.Version, f.Spec.Version) > 0) {
+				f, fOK = c, ok
+			}
+		}
+	}
+	if f != nil {
+		if err := checkABI(f.Spec.ABIVersion); err != nil {
+			return nil, &errUnresolved{ppav1.ReasonForecasterIncompatible, fmt.Sprintf("forecaster %s: %v", f.Name, err)}
+		}
+		return &ppav1.ResolvedForecaster{Plugin: f.Spec.Name + "@" + f.Spec.Version, Forecaster: f.Name, SHA256: f.Spec.SHA256}, nil
+	}
+	if slices.Contains(r.Options.BuiltinForecasters, ref.Name) {
+		plugin := ref.Name
+		if ref.Version != "" {
+			plugin += "@" + ref.Version
+		}
+		return &ppav1.ResolvedForecaster{Plugin: plugin}, nil
+	}
+	want := ref.Name
+	if ref.Version != "" {
+		want = ppav1.ForecasterName(ref.Name, ref.Version)
+	}
+	return nil, &errUnresolved{ppav1.ReasonForecasterNotFound, fmt.Sprintf(
+		"forecaster %q: no Forecaster %s is registered and it is not a built-in plugin (built in: %s)",
+		ref.Name, want, strings.Join(r.Options.BuiltinForecasters, ", "))}
+}
+
+// checkABI reports whether this host can run a plugin of ABI version v
+// (major.minor.patch).
+func checkABI(v string) error {
+	parts := strings.Split(v, ".")
+	if len(parts) != 3 {
+		return fmt.Errorf("abi version %q: want major.minor.patch", v)
+	}
+	var n [3]uint32
+	for i, p := range parts {
+		x, err := strconv.ParseUint(p, 10, 16)
+		if err != nil {
+			return fmt.Errorf("abi version %q: %w", v, err)
+		}
+		n[i] = uint32(x)
+	}
+	return abi.CheckVersion(abi.PackVersion(n[0], n[1], n[2]))
+}
+
+// compareVersions orders semantic versions major.minor.patch[-pre]
+// numerically, a pre-release before its release.
+func compareVersions(a, b string) int {
+	coreA, preA, _ := strings.Cut(a, "-")
+	coreB, preB, _ := strings.Cut(b, "-")
+	pa, pb := strings.Split(coreA, "."), strings.Split(coreB, ".")
+	for i := 0; i < len(pa) && i < len(pb); i++ {
+		x, _ := strconv.ParseUint(pa[i], 10, 64)
+		y, _ := strconv.ParseUint(pb[i], 10, 64)
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	switch {
+	case preA == preB:
+		return 0
+	case preA == "":
+		return 1
+	case preB == "":
+		return -1
+	}
+	return strings.Compare(preA, preB)
+}
+
+// ensureInitialWorkflow creates the first-training Workflow for these
+// training inputs unless it exists. Workflows are never updated: new
+// inputs make a new one (see InitialWorkflowName).
+func (r *ModelReconciler) ensureInitialWorkflow(ctx context.Context, m *ppav1.Model, args []string, t training) error {
+	name := InitialWorkflowName(m, args)
+	var wf wfv1.Workflow
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: m.Namespace, Name: name}, &wf)
+	if err == nil {
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("get workflow %s: %w", name, err)
+	}
+	wf = wfv1.Workflow{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      name,
+			Namespace: m.Namespace,
+			Labels:    withLabel(childLabels(m), LabelTraining, trainingInitial),
+		},
+		Spec: r.workflowSpec(m, args, t, trainingInitial),
+	}
+	if err := controllerutil.SetControllerReference(m, &wf, r.Scheme); err != nil {
+		return fmt.Errorf("workflow %s: owner reference: %w", name, err)
+	}
+	if err := r.Client.Create(ctx, &wf); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create workflow %s: %w", name, err)
+	}
+	log.FromContext(ctx).Info("first training started", "workflow", name, "plugin", t.plugin)
+	return nil
+}
+
+// ensureCronWorkflow creates or updates the retraining CronWorkflow.
+func (r *ModelReconciler) ensureCronWorkflow(ctx context.Context, m *ppav1.Model, args []string, t training) error {
+	cw := &wfv1.CronWorkflow{ObjectMeta: metav1.ObjectMeta{Name: CronWorkflowName(m), Namespace: m.Namespace}}
+	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, cw, func() error {
+		r.renderCronWorkflow(cw, m, args, t)
+		return controllerutil.SetControllerReference(m, cw, r.Scheme)
+	})
+	if err != nil {
+		return fmt.Errorf("cronworkflow %s: %w", cw.Name, err)
+	}
+	if op != controllerutil.OperationResultNone {
+		log.FromContext(ctx).Info("cronworkflow "+string(op), "cronworkflow", cw.Name, "schedule", cw.Spec.Schedules)
+	}
+	return nil
+}
+
+// ensureInferenceService creates or updates the InferenceService.
+func (r *ModelReconciler) ensureInferenceService(ctx context.Context, m *ppav1.Model, t training) error {
+	isvc := &kservev1beta1.InferenceService{ObjectMeta: metav1.ObjectMeta{Name: InferenceServiceName(m), Namespace: m.Namespace}}
+	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, isvc, func() error {
+		r.renderInferenceService(isvc, m, t)
+		return controllerutil.SetControllerReference(m, isvc, r.Scheme)
+	})
+	if err != nil {
+		return fmt.Errorf("inferenceservice %s: %w", isvc.Name, err)
+	}
+	if op != controllerutil.OperationResultNone {
+		log.FromContext(ctx).Info("inferenceservice "+string(op), "inferenceservice", isvc.Name)
+	}
+	return nil
+}
+
+// observe updates st from the Model's training workflows and
+// InferenceService and returns the Trained and Serving conditions.
+func (r *ModelReconciler) observe(ctx context.Context, m *ppav1.Model, st *ppav1.ModelStatus) (trained, serving metav1.Condition, err error) {
+	var wfs wfv1.WorkflowList
+	if lerr := r.Client.List(ctx, &wfs, client.InNamespace(m.Namespace), client.MatchingLabels{LabelModel: m.Name}); lerr != nil {
+		err = fmt.Errorf("list workflows of model %s: %w", m.Name, lerr)
+		trained = metav1.Condition{Type: ppav1.ConditionTrained, Status: conditionStatus(st, ppav1.ConditionTrained),
+			Reason: ppav1.ReasonReconcileError, Message: err.Error()}
+	} else {
+		trained = applyTrainings(st, wfs.Items)
+	}
+
+	var isvc kservev1beta1.InferenceService
+	gerr := r.Client.Get(ctx, types.NamespacedName{Namespace: m.Namespace, Name: InferenceServiceName(m)}, &isvc)
+	switch {
+	case gerr == nil:
+		serving = applyServing(st, &isvc, r.Options.GRPCPort)
+	case apierrors.IsNotFound(gerr):
+		st.Endpoint = ""
+		serving = metav1.Condition{Type: ppav1.ConditionServing, Status: metav1.ConditionFalse,
+			Reason: ppav1.ReasonInferenceServiceNotReady, Message: "no InferenceService " + InferenceServiceName(m)}
+	default:
+		gerr = fmt.Errorf("get inferenceservice %s: %w", InferenceServiceName(m), gerr)
+		err = errors.Join(err, gerr)
+		serving = metav1.Condition{Type: ppav1.ConditionServing, Status: conditionStatus(st, ppav1.ConditionServing),
+			Reason: ppav1.ReasonReconcileError, Message: gerr.Error()}
+	}
+	return trained, serving, err
+}
+
+// conditionStatus is the current status of a condition, Unknown when
+// absent.
+func conditionStatus(st *ppav1.ModelStatus, t string) metav1.ConditionStatus {
+	if c := meta.FindStatusCondition(st.Conditions, t); c != nil {
+		return c.Status
+	}
+	return metav1.ConditionUnknown
+}
+
+// SetupWithManager registers the reconciler: it watches Models, their
+// CronWorkflows and InferenceServices, every Workflow labelled with a
+// Model (the CronWorkflow's runs are not owned by the Model), and
+// Forecasters (a new version may change what a Model resolves to).
+func (r *ModelReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := r.Options.Validate(); err != nil {
+		return fmt.Errorf("model controller: %w", err)
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &ppav1.Model{}, indexForecasterName,
+		func(o client.Object) []string { return []string{o.(*ppav1.Model).Spec.Forecaster.Name} }); err != nil {
+		return fmt.Errorf("model controller: index %s: %w", indexForecasterName, err)
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("model").
+		For(&ppav1.Model{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&wfv1.CronWorkflow{}).
+		Owns(&kservev1beta1.InferenceService{}).
+		Watches(&wfv1.Workflow{}, handler.EnqueueRequestsFromMapFunc(workflowToModel)).
+		Watches(&ppav1.Forecaster{}, handler.EnqueueRequestsFromMapFunc(r.forecasterToModels)).
+		Complete(r)
+}
+
+// workflowToModel maps a training Workflow to its Model by LabelModel.
+func workflowToModel(_ context.Context, o client.Object) []reconcile.Request {
+	name := o.GetLabels()[LabelModel]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
+}
+
+// forecasterToModels maps a Forecaster to the Models that name its plugin.
+func (r *ModelReconciler) forecasterToModels(ctx context.Context, o client.Object) []reconcile.Request {
+	f, ok := o.(*ppav1.Forecaster)
+	if !ok {
+		return nil
+	}
+	var models ppav1.ModelList
+	if err := r.Client.List(ctx, &models, client.MatchingFields{indexForecasterName: f.Spec.Name}); err != nil {
+		log.FromContext(ctx).Error(err, "list models of forecaster", "forecaster", f.Name)
+		return nil
+	}
+	reqs := make([]reconcile.Request, len(models.Items))
+	for i, m := range models.Items {
+		reqs[i] = reconcile.Request{NamespacedName: types.NamespacedName{Namespace: m.Namespace, Name: m.Name}}
+	}
+	return reqs
+}

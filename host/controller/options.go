@@ -1,0 +1,88 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Defaults of Options.
+const (
+	// DefaultTrainerImage runs the trainings.
+	DefaultTrainerImage = "ghcr.io/ppa-autoscaler/ppa-trainer:latest"
+	// DefaultTrainerCommand is the trainer's executable in that image.
+	DefaultTrainerCommand = "ppa-trainer"
+	// DefaultGRPCPort is the runtime's gRPC port (host/runtime's
+	// DefaultGRPCPort), which the ClusterServingRuntime declares as its
+	// second container port; KServe's raw deployment mode exposes it on
+	// the predictor Service under the same number.
+	DefaultGRPCPort = 8081
+	// DefaultDeploymentMode is KServe's raw deployment mode: a Deployment
+	// and a Service per predictor, no Knative.
+	DefaultDeploymentMode = "RawDeployment"
+)
+
+// DefaultBuiltinForecasters are the plugins built into the trainer and the
+// runtime (plugins/builtin): a Model may name them without a Forecaster.
+var DefaultBuiltinForecasters = []string{"prophet", "seasonalnaive"}
+
+// Options configure the reconcilers. Start from NewOptions.
+type Options struct {
+	// TrainerImage and TrainerCommand run the trainings.
+	TrainerImage   string
+	TrainerCommand string
+	// DefaultStoreURI is the store of Models without spec.store (empty:
+	// such Models are not reconciled, with reason NoStore).
+	DefaultStoreURI string
+	// DefaultStoreCredentialsSecret is the credentials Secret name that
+	// goes with DefaultStoreURI (looked up in each Model's namespace).
+	DefaultStoreCredentialsSecret string
+	// BuiltinForecasters are the plugin names a Model may use without a
+	// registered Forecaster.
+	BuiltinForecasters []string
+	// GRPCPort is the predictor's gRPC port, for Model.status.endpoint.
+	GRPCPort int32
+	// DeploymentMode is written to the InferenceService annotation
+	// serving.kserve.io/deploymentMode; empty leaves KServe's default.
+	DeploymentMode string
+	// Now is the clock of condition transition times; default time.Now.
+	Now func() time.Time
+}
+
+// NewOptions returns the defaults.
+func NewOptions() Options {
+	return Options{
+		TrainerImage:       DefaultTrainerImage,
+		TrainerCommand:     DefaultTrainerCommand,
+		BuiltinForecasters: slices.Clone(DefaultBuiltinForecasters),
+		GRPCPort:           DefaultGRPCPort,
+		DeploymentMode:     DefaultDeploymentMode,
+		Now:                time.Now,
+	}
+}
+
+// Validate checks the options.
+func (o Options) Validate() error {
+	var errs []error
+	if o.TrainerImage == "" {
+		errs = append(errs, errors.New("trainer image: empty"))
+	}
+	if o.TrainerCommand == "" {
+		errs = append(errs, errors.New("trainer command: empty"))
+	}
+	if o.GRPCPort < 1 || o.GRPCPort > 65535 {
+		errs = append(errs, fmt.Errorf("grpc port %d: want 1..65535", o.GRPCPort))
+	}
+	if o.DefaultStoreCredentialsSecret != "" && o.DefaultStoreURI == "" {
+		errs = append(errs, errors.New("default store credentials secret: set without a default store URI"))
+	}
+	return errors.Join(errs...)
+}
+
+func (o Options) now() time.Time {
+	if o.Now == nil {
+		return time.Now()
+	}
+	return o.Now()
+}
