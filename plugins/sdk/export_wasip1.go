@@ -3,6 +3,8 @@
 package sdk
 
 import (
+	"runtime"
+	"runtime/metrics"
 	"unsafe"
 
 	"github.com/ppa-autoscaler/ppa/abi"
@@ -63,7 +65,33 @@ func call(export string, ptr, size int32) int64 {
 	if size < 0 || int(size) > len(buf) {
 		return result(abi.EncodeResult(abi.StatusInvalidArgument, []byte(export+": request length exceeds its ppa_alloc buffer")))
 	}
-	return result(Call(registered, export, buf[:size]))
+	packed := result(Call(registered, export, buf[:size]))
+	collectIfDue()
+	return packed
+}
+
+// gcSamples are read after every call; see collectIfDue.
+var gcSamples = []metrics.Sample{
+	{Name: "/gc/heap/goal:bytes"},
+	{Name: "/memory/classes/heap/objects:bytes"},
+}
+
+// collectIfDue runs a garbage collection when the heap has grown past the
+// collector's goal.
+//
+// In a wasip1 reactor, Go's background mark workers are goroutines that
+// only run while an export is executing and the exporting goroutine yields,
+// which a compute-bound train or predict rarely does. A cycle that an
+// allocation starts may then never finish, and every call's buffers pile
+// up until the instance hits its memory limit. runtime.GC completes the
+// cycle synchronously; doing it only when the goal is passed keeps its cost
+// in proportion to what was allocated.
+func collectIfDue() {
+	metrics.Read(gcSamples)
+	goal, live := gcSamples[0].Value, gcSamples[1].Value
+	if goal.Kind() == metrics.KindUint64 && live.Kind() == metrics.KindUint64 && live.Uint64() >= goal.Uint64() {
+		runtime.GC()
+	}
 }
 
 // result pins a result buffer and packs its address and length.
