@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// curveMargin is added to every requested span; see fetchLocked.
+const curveMargin = 15 * time.Minute
+
 // forecastKey identifies one cached forecast curve.
 type forecastKey struct {
 	address string
@@ -68,10 +71,12 @@ func (c *forecastCache) get(ctx context.Context, k forecastKey) (*Forecast, erro
 // fetchLocked fetches a new curve into e; e.mu must be held. A failed fetch
 // keeps the previous curve (its age decides whether it is still usable).
 func (c *forecastCache) fetchLocked(ctx context.Context, e *cacheEntry) {
-	// Ask for more than the horizon so that the curve still covers
-	// [now, now+horizon] until the next refresh lands.
-	span := e.key.horizon + 2*c.refresh
-	f, err := c.source.Forecast(ctx, e.key.address, e.key.model, c.clock(), span)
+	// The runtime anchors the curve at its now rounded down to the model's
+	// step (so that its cache answers). Ask for more than the horizon so
+	// that the curve covers [now, now+horizon] for steps up to
+	// curveMargin, until the next refresh lands.
+	span := e.key.horizon + 2*c.refresh + curveMargin
+	f, err := c.source.Forecast(ctx, e.key.address, e.key.model, time.Time{}, span)
 	if err == nil {
 		f.Fetched = c.clock()
 		e.forecast, e.lastErr = f, nil

@@ -32,7 +32,9 @@ type Forecast struct {
 // ForecastSource fetches forecasts for a model from a runtime.
 type ForecastSource interface {
 	// Forecast asks the runtime at address for model's forecast over
-	// [start, start+horizon] at the model's step.
+	// [start, start+horizon] at the model's step. A zero start lets the
+	// runtime anchor the curve at its now, rounded down to the model's
+	// step, which its forecast cache answers without calling the plugin.
 	Forecast(ctx context.Context, address, model string, start time.Time, horizon time.Duration) (*Forecast, error)
 }
 
@@ -89,8 +91,10 @@ func (c *OIPClient) Forecast(ctx context.Context, address, model string, start t
 		ModelName: name,
 		Inputs: []*inferencepb.ModelInferRequest_InferInputTensor{
 			int64Input("horizon", int64(horizon/time.Second)),
-			int64Input("start", start.Unix()),
 		},
+	}
+	if !start.IsZero() {
+		req.Inputs = append(req.Inputs, int64Input("start", start.Unix()))
 	}
 	resp, err := inferencepb.NewGRPCInferenceServiceClient(cc).ModelInfer(ctx, req)
 	if err != nil {

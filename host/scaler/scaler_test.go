@@ -32,8 +32,10 @@ func (c *fakeClock) Add(d time.Duration) {
 }
 
 // curveSource serves a forecast from a function of time, at one-minute
-// steps, or fails with err.
+// steps from start (or from now, rounded down, like the runtime), or fails
+// with err.
 type curveSource struct {
+	clock  func() time.Time
 	mu     sync.Mutex
 	f      func(t time.Time) (yhat, lo, hi float64)
 	err    error
@@ -49,6 +51,9 @@ func (s *curveSource) Forecast(_ context.Context, address, model string, start t
 		return nil, s.err
 	}
 	out := &Forecast{Model: model, Version: "v1"}
+	if start.IsZero() {
+		start = s.clock()
+	}
 	for t := start.Truncate(time.Minute); !t.After(start.Add(horizon)); t = t.Add(time.Minute) {
 		y, lo, hi := s.f(t)
 		out.DS = append(out.DS, t.Unix())
@@ -123,7 +128,7 @@ func newTestServer(t *testing.T, src ForecastSource, rs ReactiveSource, clk *fak
 
 func TestGetMetricsAggregationsAndBounds(t *testing.T) {
 	clk := &fakeClock{t: t0}
-	src := &curveSource{f: ramp, bounds: true}
+	src := &curveSource{clock: clk.Now, f: ramp, bounds: true}
 	_, c, reg := newTestServer(t, src, nil, clk)
 	ctx := context.Background()
 
@@ -186,10 +191,11 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 
 func TestFailSafe(t *testing.T) {
 	ctx := context.Background()
+	clk := &fakeClock{t: t0} // never advanced, except by the stale case's own clock
 	floorMD := map[string]string{"reactiveQuery": "sum(rate(http_requests_total[1m]))", "prometheusAddress": "http://prom:9090"}
 
 	t.Run("runtime down, no floor: Unavailable, never a made-up value", func(t *testing.T) {
-		src := &curveSource{f: ramp, err: errors.New("connection refused")}
+		src := &curveSource{clock: clk.Now, f: ramp, err: errors.New("connection refused")}
 		_, c, _ := newTestServer(t, src, nil, &fakeClock{t: t0})
 		_, err := c.GetMetrics(ctx, &externalscaler.GetMetricsRequest{ScaledObjectRef: ref(nil)})
 		if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "connection refused") {
@@ -197,7 +203,7 @@ func TestFailSafe(t *testing.T) {
 		}
 	})
 	t.Run("runtime down, floor: current value", func(t *testing.T) {
-		src := &curveSource{f: ramp, err: errors.New("connection refused")}
+		src := &curveSource{clock: clk.Now, f: ramp, err: errors.New("connection refused")}
 		_, c, _ := newTestServer(t, src, &fakeReactive{v: 77}, &fakeClock{t: t0})
 		resp, err := c.GetMetrics(ctx, &externalscaler.GetMetricsRequest{ScaledObjectRef: ref(floorMD)})
 		if err != nil || resp.MetricValues[0].MetricValueFloat != 77 {
@@ -205,7 +211,7 @@ func TestFailSafe(t *testing.T) {
 		}
 	})
 	t.Run("floor above forecast wins", func(t *testing.T) {
-		src := &curveSource{f: ramp}
+		src := &curveSource{clock: clk.Now, f: ramp}
 		_, c, _ := newTestServer(t, src, &fakeReactive{v: 1000}, &fakeClock{t: t0})
 		resp, err := c.GetMetrics(ctx, &externalscaler.GetMetricsRequest{ScaledObjectRef: ref(floorMD)})
 		if err != nil || resp.MetricValues[0].MetricValueFloat != 1000 {
@@ -213,7 +219,7 @@ func TestFailSafe(t *testing.T) {
 		}
 	})
 	t.Run("prometheus down with floor: forecast alone", func(t *testing.T) {
-		src := &curveSource{f: ramp}
+		src := &curveSource{clock: clk.Now, f: ramp}
 		_, c, _ := newTestServer(t, src, &fakeReactive{err: errors.New("dial tcp: refused")}, &fakeClock{t: t0})
 		resp, err := c.GetMetrics(ctx, &externalscaler.GetMetricsRequest{ScaledObjectRef: ref(floorMD)})
 		if err != nil || resp.MetricValues[0].MetricValueFloat != 150 {
@@ -221,7 +227,7 @@ func TestFailSafe(t *testing.T) {
 		}
 	})
 	t.Run("both down: Unavailable", func(t *testing.T) {
-		src := &curveSource{f: ramp, err: errors.New("connection refused")}
+		src := &curveSource{clock: clk.Now, f: ramp, err: errors.New("connection refused")}
 		_, c, _ := newTestServer(t, src, &fakeReactive{err: errors.New("refused")}, &fakeClock{t: t0})
 		_, err := c.GetMetrics(ctx, &externalscaler.GetMetricsRequest{ScaledObjectRef: ref(floorMD)})
 		if status.Code(err) != codes.Unavailable {
@@ -230,7 +236,7 @@ func TestFailSafe(t *testing.T) {
 	})
 	t.Run("stale forecast: Unavailable, then floor", func(t *testing.T) {
 		clk := &fakeClock{t: t0}
-		src := &curveSource{f: ramp}
+		src := &curveSource{clock: clk.Now, f: ramp}
 		s, c, _ := newTestServer(t, src, &fakeReactive{v: 5}, clk)
 		md := map[string]string{"maxForecastAge": "2m", "horizon": "1m"}
 		if _, err := c.GetMetrics(ctx, &externalscaler.GetMetricsRequest{ScaledObjectRef: ref(md)}); err != nil {
@@ -252,7 +258,7 @@ func TestFailSafe(t *testing.T) {
 		}
 	})
 	t.Run("upper bound without intervals: Unavailable", func(t *testing.T) {
-		src := &curveSource{f: ramp}
+		src := &curveSource{clock: clk.Now, f: ramp}
 		_, c, _ := newTestServer(t, src, nil, &fakeClock{t: t0})
 		_, err := c.GetMetrics(ctx, &externalscaler.GetMetricsRequest{ScaledObjectRef: ref(map[string]string{"bound": "upper"})})
 		if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "interval") {
@@ -260,7 +266,7 @@ func TestFailSafe(t *testing.T) {
 		}
 	})
 	t.Run("forecastOnly returns the reactive value", func(t *testing.T) {
-		src := &curveSource{f: ramp}
+		src := &curveSource{clock: clk.Now, f: ramp}
 		_, c, reg := newTestServer(t, src, &fakeReactive{v: 42}, &fakeClock{t: t0})
 		md := map[string]string{"mode": "forecastOnly"}
 		for k, v := range floorMD {
@@ -275,7 +281,7 @@ func TestFailSafe(t *testing.T) {
 		}
 	})
 	t.Run("bad metadata: InvalidArgument naming the key", func(t *testing.T) {
-		_, c, _ := newTestServer(t, &curveSource{f: ramp}, nil, &fakeClock{t: t0})
+		_, c, _ := newTestServer(t, &curveSource{clock: clk.Now, f: ramp}, nil, &fakeClock{t: t0})
 		for key, md := range map[string]map[string]string{
 			"targetValue": {"targetValue": ""},
 			"horizon":     {"horizon": "later"},
@@ -291,7 +297,7 @@ func TestFailSafe(t *testing.T) {
 
 func TestIsActiveDoesNotFlap(t *testing.T) {
 	clk := &fakeClock{t: t0}
-	src := &curveSource{f: ramp}
+	src := &curveSource{clock: clk.Now, f: ramp}
 	s, c, _ := newTestServer(t, src, nil, clk)
 	ctx := context.Background()
 	md := map[string]string{"activationValue": "120", "horizon": "1m", "maxForecastAge": "1m"}
@@ -320,7 +326,7 @@ func TestIsActiveDoesNotFlap(t *testing.T) {
 
 func TestStreamIsActivePushesChanges(t *testing.T) {
 	clk := &fakeClock{t: t0}
-	src := &curveSource{f: ramp}
+	src := &curveSource{clock: clk.Now, f: ramp}
 	s, c, _ := newTestServer(t, src, nil, clk)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

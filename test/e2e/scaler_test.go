@@ -135,12 +135,15 @@ func newScalerEnv(t *testing.T) *scalerEnv {
 }
 
 // expected aggregates the engine's own forecast over [now, now+horizon] on
-// the minute grid the runtime answers on (start = now, step 60 s).
+// the grid the runtime answers on: the model's one-minute step, anchored at
+// the runtime's now rounded down to the step.
 func (e *scalerEnv) expected(t *testing.T, now time.Time, horizon time.Duration, agg, bound string) float64 {
 	t.Helper()
 	var ms []int64
-	for at := now; !at.After(now.Add(horizon)); at = at.Add(time.Minute) {
-		ms = append(ms, at.Unix()*1000)
+	for at := now.Truncate(time.Minute); !at.After(now.Add(horizon)); at = at.Add(time.Minute) {
+		if !at.Before(now) {
+			ms = append(ms, at.Unix()*1000)
+		}
 	}
 	resp, err := e.plugin.Predict(context.Background(), &abi.PredictRequest{Model: e.model, Seed: 1, Timestamps: ms})
 	if err != nil {
