@@ -89,7 +89,7 @@ func ramp(t time.Time) (float64, float64, float64) {
 }
 
 // startScaler serves s on a loopback port and returns a KEDA client.
-func startScaler(t *testing.T, s *Server) externalscaler.ExternalScalerClient {
+func startScaler(t testing.TB, s *Server) externalscaler.ExternalScalerClient {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
