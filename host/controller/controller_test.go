@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
@@ -78,6 +79,27 @@ func waitModel(t *testing.T, c client.Client, ns, name, what string, ok func(*pp
 		return ok(m), conditionsString(m)
 	})
 	return m
+}
+
+// update re-reads obj and applies edit until the write does not conflict
+// with the controller's own writes; status selects the status
+// subresource.
+func update(t *testing.T, c client.Client, obj client.Object, status bool, edit func()) {
+	t.Helper()
+	ctx := context.Background()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		edit()
+		if status {
+			return c.Status().Update(ctx, obj)
+		}
+		return c.Update(ctx, obj)
+	})
+	if err != nil {
+		t.Fatalf("update %s: %v", obj.GetName(), err)
+	}
 }
 
 // assertOwnedBy checks that o is controlled by m, so that Kubernetes'
@@ -215,14 +237,14 @@ func TestModelLifecycle(t *testing.T) {
 	}
 
 	// The first training succeeds: Trained, not yet Serving.
-	first.Status.Phase = wfv1.WorkflowSucceeded
-	first.Status.StartedAt = metav1.NewTime(testNow.Add(-5 * time.Minute))
-	first.Status.FinishedAt = metav1.NewTime(testNow.Add(-time.Minute))
-	first.Status.Outputs = &wfv1.Outputs{Parameters: []wfv1.Parameter{{Name: OutputResult,
-		Value: wfv1.AnyStringPtr(`{"model":"` + ns + `/checkout","version":"20260301T1159Z-0001","rejected":false,"reason":"mase 0.7 <= 1.5"}`)}}}
-	if err := c.Update(ctx, &first); err != nil {
-		t.Fatalf("update workflow status: %v", err)
-	}
+	// (Argo's Workflow CRD has no status subresource.)
+	update(t, c, &first, false, func() {
+		first.Status.Phase = wfv1.WorkflowSucceeded
+		first.Status.StartedAt = metav1.NewTime(testNow.Add(-5 * time.Minute))
+		first.Status.FinishedAt = metav1.NewTime(testNow.Add(-time.Minute))
+		first.Status.Outputs = &wfv1.Outputs{Parameters: []wfv1.Parameter{{Name: OutputResult,
+			Value: wfv1.AnyStringPtr(`{"model":"` + ns + `/checkout","version":"20260301T1159Z-0001","rejected":false,"reason":"mase 0.7 <= 1.5"}`)}}}
+	})
 	m = waitModel(t, c, ns, "checkout", "Trained after the first training", func(m *ppav1.Model) bool {
 		return hasCondition(m, ppav1.ConditionTrained, metav1.ConditionTrue, ppav1.ReasonTrainingSucceeded) &&
 			hasCondition(m, ppav1.ConditionReady, metav1.ConditionFalse, ppav1.ReasonNotServing)
@@ -234,13 +256,12 @@ func TestModelLifecycle(t *testing.T) {
 
 	// The InferenceService becomes ready: Serving and Ready, with the
 	// endpoint the scaler dials.
-	isvc.Status.Conditions = duckv1.Conditions{
-		{Type: "PredictorReady", Status: corev1.ConditionTrue},
-		{Type: apis.ConditionReady, Status: corev1.ConditionTrue},
-	}
-	if err := c.Status().Update(ctx, &isvc); err != nil {
-		t.Fatalf("update inferenceservice status: %v", err)
-	}
+	update(t, c, &isvc, true, func() {
+		isvc.Status.Conditions = duckv1.Conditions{
+			{Type: "PredictorReady", Status: corev1.ConditionTrue},
+			{Type: apis.ConditionReady, Status: corev1.ConditionTrue},
+		}
+	})
 	m = waitModel(t, c, ns, "checkout", "Ready once serving", func(m *ppav1.Model) bool {
 		return hasCondition(m, ppav1.ConditionReady, metav1.ConditionTrue, ppav1.ReasonReady)
 	})
@@ -267,13 +288,12 @@ func TestModelLifecycle(t *testing.T) {
 	if err := c.Create(ctx, &run); err != nil {
 		t.Fatalf("create scheduled workflow: %v", err)
 	}
-	run.Status.Phase = wfv1.WorkflowSucceeded
-	run.Status.FinishedAt = metav1.NewTime(testNow.Add(time.Hour))
-	run.Status.Outputs = &wfv1.Outputs{Parameters: []wfv1.Parameter{{Name: OutputResult,
-		Value: wfv1.AnyStringPtr(`{"version":"20260301T1300Z-0002","rejected":true,"reason":"mase 2.3 > 1.5"}`)}}}
-	if err := c.Update(ctx, &run); err != nil {
-		t.Fatalf("update scheduled workflow status: %v", err)
-	}
+	update(t, c, &run, false, func() {
+		run.Status.Phase = wfv1.WorkflowSucceeded
+		run.Status.FinishedAt = metav1.NewTime(testNow.Add(time.Hour))
+		run.Status.Outputs = &wfv1.Outputs{Parameters: []wfv1.Parameter{{Name: OutputResult,
+			Value: wfv1.AnyStringPtr(`{"version":"20260301T1300Z-0002","rejected":true,"reason":"mase 2.3 > 1.5"}`)}}}
+	})
 	m = waitModel(t, c, ns, "checkout", "gate rejection reported", func(m *ppav1.Model) bool {
 		return hasCondition(m, ppav1.ConditionTrained, metav1.ConditionTrue, ppav1.ReasonGateRejected)
 	})
@@ -286,12 +306,11 @@ func TestModelLifecycle(t *testing.T) {
 
 	// Changing the schedule updates the CronWorkflow and trains nothing
 	// new now.
-	m.Spec.Training.Schedule = "30 2 * * *"
-	m.Spec.Training.TimeZone = "Europe/Paris"
-	m.Spec.Training.Suspend = true
-	if err := c.Update(ctx, m); err != nil {
-		t.Fatalf("update model schedule: %v", err)
-	}
+	update(t, c, m, false, func() {
+		m.Spec.Training.Schedule = "30 2 * * *"
+		m.Spec.Training.TimeZone = "Europe/Paris"
+		m.Spec.Training.Suspend = true
+	})
 	waitFor(t, "cronworkflow schedule updated", func() (bool, string) {
 		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "checkout-retrain"}, &cw); err != nil {
 			return false, err.Error()
@@ -309,12 +328,11 @@ func TestModelLifecycle(t *testing.T) {
 	// Changing the query trains at once (a new first-training workflow)
 	// and re-renders the CronWorkflow; changing serving updates the
 	// InferenceService.
-	m.Spec.Source.Prometheus.Query = `sum(rate(http_requests_total{job="checkout",code!~"5.."}[5m]))`
-	m.Spec.Serving.MinReplicas = 2
-	m.Spec.Serving.Runtime = "ppa-runtime-gpu"
-	if err := c.Update(ctx, m); err != nil {
-		t.Fatalf("update model query: %v", err)
-	}
+	update(t, c, m, false, func() {
+		m.Spec.Source.Prometheus.Query = `sum(rate(http_requests_total{job="checkout",code!~"5.."}[5m]))`
+		m.Spec.Serving.MinReplicas = 2
+		m.Spec.Serving.Runtime = "ppa-runtime-gpu"
+	})
 	waitFor(t, "second first-training workflow", func() (bool, string) {
 		n := len(initialWorkflows(t, c, ns, "checkout"))
 		return n == 2, fmt.Sprintf("%d first-training workflows", n)

@@ -8,6 +8,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ppav1 "github.com/ppa-autoscaler/ppa/api/v1alpha1"
 )
@@ -92,8 +94,14 @@ func TestForecasterValidation(t *testing.T) {
 		if err := c.Create(ctx, f); err != nil {
 			t.Fatalf("create: %v", err)
 		}
-		f.Spec.URI = "s3://elsewhere/plugin.wasm"
-		err := c.Update(ctx, f)
+		// Retried on conflicts with the controller's status writes.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			if err := c.Get(ctx, client.ObjectKeyFromObject(f), f); err != nil {
+				return err
+			}
+			f.Spec.URI = "s3://elsewhere/plugin.wasm"
+			return c.Update(ctx, f)
+		})
 		if err == nil || !strings.Contains(err.Error(), "spec is immutable: register a new version instead") {
 			t.Fatalf("update of the spec: %v, want it refused as immutable", err)
 		}
