@@ -34,6 +34,7 @@ type CommandFunc func(app *App, out io.Writer) *cobra.Command
 var commands = []CommandFunc{
 	newForecastCmd,
 	newBacktestCmd,
+	newUpCmd,
 	newPluginCmd,
 	newSimulateCmd,
 	newServeCmd,

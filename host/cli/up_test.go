@@ -1,0 +1,292 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/ppa-autoscaler/ppa/host/series"
+)
+
+// upProcess is `ppa up` running in-process.
+type upProcess struct {
+	cancel context.CancelFunc
+	result chan error
+	// banner is stdout up to the "Serving until Ctrl-C." line; rest
+	// receives what follows.
+	banner string
+	rest   *syncBuffer
+	stderr *syncBuffer
+}
+
+// startUp runs `ppa up args...` with app until it prints that it serves,
+// and fails the test if it ends before.
+func startUp(t *testing.T, app *App, args ...string) *upProcess {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	p := &upProcess{cancel: cancel, result: make(chan error, 1), rest: &syncBuffer{}, stderr: &syncBuffer{}}
+	app.Out, app.Err = pw, p.stderr
+	root := NewRootCommand(app)
+	root.SetArgs(append([]string{"up"}, args...))
+	go func() {
+		err := root.ExecuteContext(ctx)
+		pw.Close()
+		p.result <- err
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-p.result
+	})
+	var banner strings.Builder
+	sc := bufio.NewScanner(pr)
+	serving := false
+	for sc.Scan() {
+		banner.WriteString(sc.Text() + "\n")
+		if sc.Text() == "Serving until Ctrl-C." {
+			serving = true
+			break
+		}
+	}
+	if !serving {
+		err := <-p.result
+		p.result <- err
+		t.Fatalf("ppa up ended before serving: %v\nstdout:\n%s\nstderr:\n%s", err, banner.String(), p.stderr)
+	}
+	go io.Copy(p.rest, pr)
+	p.banner = banner.String()
+	return p
+}
+
+// stop cancels the command (as SIGINT does) and returns its error.
+func (p *upProcess) stop() error {
+	p.cancel()
+	err := <-p.result
+	p.result <- err
+	return err
+}
+
+var (
+	runtimeLineRe = regexp.MustCompile(`(?m)^runtime: REST http://(\S+) \(metrics on /metrics\), gRPC (\S+), model (\S+)$`)
+	scalerLineRe  = regexp.MustCompile(`(?m)^scaler:  gRPC (\S+) `)
+	grpcurlRe     = regexp.MustCompile(`grpcurl -plaintext -d '([^']+)' (\S+) externalscaler\.ExternalScaler/GetMetrics`)
+	curlRe        = regexp.MustCompile(`curl -s (\S+) -d '([^']+)'`)
+)
+
+func TestUp(t *testing.T) {
+	data := "testdata/backtest_hourly.csv"
+	s, err := series.ReadFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := s.Time(s.Len() - 1)
+	wall := time.Date(2026, 5, 1, 12, 34, 56, 0, time.UTC)
+	app := newApp(plugins(t))
+	app.Now = func() time.Time { return wall }
+	p := startUp(t, app, "--data", data, "--store", t.TempDir(), "--model", "shop/checkout", "--plugin", "seasonal-naive",
+		"--http-port", "0", "--grpc-port", "0", "--scaler-port", "0", "--clock-offset", "auto", "--retrain", "0",
+		"--horizon", "2h", "--target-value", "50")
+
+	for _, want := range []string{
+		"ppa up: training shop/checkout with seasonal-naive on " + data,
+		"gate        ACCEPTED",
+		"clock:   shifted by -786d13h34m56s: the runtime and the scaler take now = 2024-03-05T23:00:00Z\n",
+		"modelName: \"checkout\"", "modelNamespace: \"shop\"", "targetValue: \"50\"", "horizon: \"2h\"",
+	} {
+		if !strings.Contains(p.banner, want) {
+			t.Errorf("output lacks %q:\n%s", want, p.banner)
+		}
+	}
+	rl := runtimeLineRe.FindStringSubmatch(p.banner)
+	sl := scalerLineRe.FindStringSubmatch(p.banner)
+	if rl == nil || sl == nil {
+		t.Fatalf("no runtime or scaler address in the output:\n%s", p.banner)
+	}
+	httpAddr, grpcAddr, model, scalerAddr := rl[1], rl[2], rl[3], sl[1]
+	for _, a := range []string{httpAddr, grpcAddr, scalerAddr} {
+		if host, port, err := net.SplitHostPort(a); err != nil || host != "127.0.0.1" || port == "0" {
+			t.Errorf("address %q: want a bound port on 127.0.0.1", a)
+		}
+	}
+	if model != "checkout" {
+		t.Errorf("runtime model %q, want checkout", model)
+	}
+	if !strings.Contains(p.banner, `scalerAddress: "`+scalerAddr+`"`) {
+		t.Errorf("the trigger snippet does not point at the scaler %s:\n%s", scalerAddr, p.banner)
+	}
+
+	// The runtime over REST, with the printed curl body, for two hours.
+	cm := curlRe.FindStringSubmatch(p.banner)
+	if cm == nil || cm[1] != "http://"+httpAddr+"/v2/models/checkout/infer" {
+		t.Fatalf("curl line %q", cm)
+	}
+	resp, err := http.Post(cm[1], "application/json", strings.NewReader(cm[2]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var infer struct {
+		ModelName string `json:"model_name"`
+		Outputs   []struct {
+			Name string    `json:"name"`
+			Data []float64 `json:"data"`
+		} `json:"outputs"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&infer)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("infer: status %d, %v", resp.StatusCode, err)
+	}
+	out := map[string][]float64{}
+	for _, o := range infer.Outputs {
+		out[o.Name] = o.Data
+	}
+	ds, yhat := out["ds"], out["yhat"]
+	// Now is the end of the CSV (2024-03-05T23:00:00Z): the forecast
+	// covers it and the next two hours, hourly.
+	if len(ds) != 3 || int64(ds[0]) != end.Unix() || int64(ds[2]) != end.Add(2*time.Hour).Unix() || len(yhat) != 3 {
+		t.Fatalf("forecast ds %v yhat %v, want 3 hourly points from %s", ds, yhat, end)
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, y := range s.Y {
+		if !math.IsNaN(y) {
+			lo, hi = min(lo, y), max(hi, y)
+		}
+	}
+	want := math.Inf(-1)
+	for _, y := range yhat {
+		if y < lo || y > hi {
+			t.Errorf("seasonal-naive forecast %v outside the data's range [%v, %v]", y, lo, hi)
+		}
+		want = max(want, y)
+	}
+
+	// The scaler with KEDA's client and the printed grpcurl request.
+	gm := grpcurlRe.FindStringSubmatch(p.banner)
+	if gm == nil || gm[2] != scalerAddr {
+		t.Fatalf("grpcurl line %q", gm)
+	}
+	var req externalscaler.GetMetricsRequest
+	if err := protojson.Unmarshal([]byte(gm[1]), &req); err != nil {
+		t.Fatalf("the printed grpcurl request is not a GetMetricsRequest: %v", err)
+	}
+	conn, err := grpc.NewClient(scalerAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := externalscaler.NewExternalScalerClient(conn)
+	ctx := context.Background()
+	spec, err := client.GetMetricSpec(ctx, req.ScaledObjectRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.MetricSpecs) != 1 || spec.MetricSpecs[0].MetricName != "ppa-shop-checkout" || spec.MetricSpecs[0].TargetSizeFloat != 50 || spec.MetricSpecs[0].TargetSize != 50 {
+		t.Errorf("metric spec %v, want ppa-shop-checkout with target 50", spec.MetricSpecs)
+	}
+	metrics, err := client.GetMetrics(ctx, &req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(metrics.MetricValues) != 1 || metrics.MetricValues[0].MetricName != "ppa-shop-checkout" {
+		t.Fatalf("metric values %v", metrics.MetricValues)
+	}
+	if got := metrics.MetricValues[0].MetricValueFloat; math.Abs(got-want) > 1e-9*math.Abs(want) {
+		t.Errorf("GetMetrics %v, want the forecast's maximum over the next 2h, %v (yhat %v)", got, want, yhat)
+	}
+	if got := metrics.MetricValues[0].MetricValue; got != int64(math.Ceil(want)) {
+		t.Errorf("GetMetrics integer value %d, want %d", got, int64(math.Ceil(want)))
+	}
+	active, err := client.IsActive(ctx, req.ScaledObjectRef)
+	if err != nil || !active.Result {
+		t.Errorf("IsActive %v, %v; want active (value %v > activation 0)", active, err, want)
+	}
+
+	if err := p.stop(); err != nil {
+		t.Fatalf("ppa up after cancellation: %v\nstderr:\n%s", err, p.stderr)
+	}
+	for _, a := range []string{httpAddr, grpcAddr, scalerAddr} {
+		if c, err := net.Dial("tcp", a); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts connections after ppa up returned", a)
+		}
+	}
+}
+
+func TestUpErrors(t *testing.T) {
+	ps := plugins(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	_, busyPort, _ := net.SplitHostPort(busy.Addr().String())
+	data := "testdata/backtest_hourly.csv"
+	up := func(extra ...string) []string {
+		return append([]string{"up", "--store", t.TempDir(), "--http-port", "0", "--grpc-port", "0", "--scaler-port", "0", "--retrain", "0"}, extra...)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"no data", up(), []string{"no data: give --data FILE.csv or --prometheus URL --query PROMQL"}},
+		{"two sources", up("--data", data, "--prometheus", "http://127.0.0.1:1", "--query", "up"), []string{"give one data source, not both"}},
+		{"prometheus without query", up("--prometheus", "http://127.0.0.1:1"), []string{"--prometheus needs --query"}},
+		{"query with csv", up("--data", data, "--query", "up"), []string{"--query and --aggregate go with --prometheus"}},
+		{"auto offset without csv", up("--prometheus", "http://127.0.0.1:1", "--query", "up", "--clock-offset", "auto"), []string{"--clock-offset auto needs --data"}},
+		{"bad clock offset", up("--data", data, "--clock-offset", "yesterday"), []string{`--clock-offset: want "auto" or a signed duration`}},
+		{"bad model", up("--data", data, "--model", "demo"), []string{"--model:", `want namespace/name`}},
+		{"bad retrain", up("--data", data, "--retrain", "hourly"), []string{"--retrain: invalid duration"}},
+		{"bad step", up("--prometheus", "http://127.0.0.1:1", "--query", "up", "--history", "1h", "--step", "2h"), []string{"--history 1h and --step 2h"}},
+		{"bad horizon", up("--data", data, "--horizon", "soon"), []string{"--horizon:", `"horizon"`}},
+		{"bad target", up("--data", data, "--target-value", "0"), []string{"--target-value 0: want a positive number"}},
+		{"s3 store", []string{"up", "--data", data, "--store", "s3://bucket/prefix"}, []string{"keeps its models in a local directory"}},
+		{"missing file", up("--data", "testdata/nope.csv"), []string{"open testdata/nope.csv"}},
+		{"unknown parameter", up("--data", data, "--param", "seasonality=1d"), []string{`parameter "seasonality"`}},
+		{"scaler port in use", up("--data", data, "--scaler-port", busyPort), []string{"local: scaler: listen tcp 127.0.0.1:" + busyPort}},
+		{"runtime port in use", up("--data", data, "--http-port", busyPort), []string{"runtime: http: listen tcp 127.0.0.1:" + busyPort}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, _, err := run(newApp(ps), tc.args...)
+			if err == nil {
+				t.Fatalf("ppa %s succeeded:\n%s", strings.Join(tc.args, " "), out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestDefaultStore(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"XDG_DATA_HOME": "/x", "HOME": "/h"}, "/x/ppa/store"},
+		{map[string]string{"HOME": "/h"}, "/h/.local/share/ppa/store"},
+		{map[string]string{}, ""},
+	}
+	for _, tc := range tests {
+		app := &App{Getenv: func(k string) string { return tc.env[k] }}
+		if got := app.defaultStore(); got != tc.want {
+			t.Errorf("env %v: %q, want %q", tc.env, got, tc.want)
+		}
+	}
+}
