@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -24,6 +25,20 @@ func newForecaster(name, version, abiVersion string) *ppav1.Forecaster {
 			URI: "s3://models/ppa/plugins/" + name + "/" + version + "/plugin.wasm",
 		},
 	}
+}
+
+// createForecaster registers f for the test: Forecasters are cluster-scoped,
+// so each test deletes its own.
+func createForecaster(t *testing.T, c client.Client, f *ppav1.Forecaster) {
+	t.Helper()
+	if err := c.Create(context.Background(), f); err != nil {
+		t.Fatalf("create forecaster %s: %v", f.Name, err)
+	}
+	t.Cleanup(func() {
+		if err := c.Delete(context.Background(), f); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("delete forecaster %s: %v", f.Name, err)
+		}
+	})
 }
 
 func waitForecaster(t *testing.T, name string, status metav1.ConditionStatus, reason string) *ppav1.Forecaster {
@@ -91,9 +106,7 @@ func TestForecasterValidation(t *testing.T) {
 
 	t.Run("spec is immutable", func(t *testing.T) {
 		f := newForecaster("immplug", "1.0.0", "1.0.0")
-		if err := c.Create(ctx, f); err != nil {
-			t.Fatalf("create: %v", err)
-		}
+		createForecaster(t, c, f)
 		// Retried on conflicts with the controller's status writes.
 		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			if err := c.Get(ctx, client.ObjectKeyFromObject(f), f); err != nil {
@@ -120,9 +133,7 @@ func TestForecasterResolution(t *testing.T) {
 		newForecaster("resplug", "1.10.0", "1.0.0"),
 		newForecaster("resplug", "2.0.0", "2.0.0"), // newest, but not runnable here
 	} {
-		if err := c.Create(ctx, f); err != nil {
-			t.Fatalf("create forecaster %s: %v", f.Name, err)
-		}
+		createForecaster(t, c, f)
 	}
 	waitForecaster(t, "resplug-1.10.0", metav1.ConditionTrue, ppav1.ReasonABISupported)
 	waitForecaster(t, "resplug-2.0.0", metav1.ConditionFalse, ppav1.ReasonABIUnsupported)
@@ -152,8 +163,8 @@ func TestForecasterResolution(t *testing.T) {
 			})
 			wfs := initialWorkflows(t, c, ns, tc.model)
 			if tc.wantPlugin == "" {
-				if len(wfs) != 0 {
-					t.Errorf("%d workflows for an unresolved forecaster", len(wfs))
+				if len(wfs) != 0 || m.Status.Forecaster != nil {
+					t.Errorf("%d workflows and resolved forecaster %+v for an unresolved forecaster", len(wfs), m.Status.Forecaster)
 				}
 				return
 			}
@@ -181,9 +192,7 @@ func TestForecasterResolution(t *testing.T) {
 		if !strings.Contains(msg, `forecaster "laterplug"`) || !strings.Contains(msg, "built in: prophet, seasonalnaive") {
 			t.Errorf("message %q does not name the forecaster and the built-ins", msg)
 		}
-		if err := c.Create(ctx, newForecaster("laterplug", "0.1.0", "1.0.0")); err != nil {
-			t.Fatalf("create forecaster: %v", err)
-		}
+		createForecaster(t, c, newForecaster("laterplug", "0.1.0", "1.0.0"))
 		m = waitModel(t, c, ns, "later", "resolved once registered", func(m *ppav1.Model) bool {
 			return hasCondition(m, ppav1.ConditionReady, metav1.ConditionFalse, ppav1.ReasonNotTrained)
 		})

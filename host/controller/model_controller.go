@@ -149,6 +149,7 @@ func (r *ModelReconciler) resolve(ctx context.Context, m *ppav1.Model, st *ppav1
 	}
 	resolved, err := r.resolveForecaster(ctx, m.Spec.Forecaster)
 	if err != nil {
+		st.Forecaster = nil
 		return t, err
 	}
 	st.Forecaster = resolved
@@ -280,7 +281,10 @@ func (r *ModelReconciler) ensureInitialWorkflow(ctx context.Context, m *ppav1.Mo
 	if err := controllerutil.SetControllerReference(m, &wf, r.Scheme); err != nil {
 		return fmt.Errorf("workflow %s: owner reference: %w", name, err)
 	}
-	if err := r.Client.Create(ctx, &wf); err != nil && !apierrors.IsAlreadyExists(err) {
+	switch err := r.Client.Create(ctx, &wf); {
+	case apierrors.IsAlreadyExists(err):
+		return nil // created since the cache was filled
+	case err != nil:
 		return fmt.Errorf("create workflow %s: %w", name, err)
 	}
 	log.FromContext(ctx).Info("first training started", "workflow", name, "plugin", t.plugin)

@@ -155,8 +155,12 @@ for i in "${!PIDS[@]}"; do
 	fi
 done
 PIDS=()
-cat "$WORK/etcd.log" "$WORK/kube.log" >&2
-((status == 0)) || die "build failed (log above)"
+if ((status != 0)); then
+	cat "$WORK/etcd.log" "$WORK/kube.log" >&2
+	die "build failed (log above)"
+fi
+# On success, only the summary lines (the logs also list every download).
+grep -h '^\[install-envtest' "$WORK/etcd.log" "$WORK/kube.log" >&2 || true
 
 "$DEST/kube-apiserver" --version >&2 || die "$DEST/kube-apiserver does not run"
 "$DEST/etcd" --version >&2 || die "$DEST/etcd does not run"
