@@ -357,14 +357,47 @@ func (p *problem) residualSS(x, grad []float64, sigma float64) float64 {
 		gb = grad[3+S:]
 	}
 	allAdd := len(p.saCols) == K
+	// All columns multiplicative: the loops over smCols visit every column
+	// in order, so ranging over the row adds in the same order without
+	// the index indirection.
+	allMult := !allAdd && len(p.smCols) == K && len(p.saCols) == 0
 	for i := 0; i < n; i++ {
 		row := p.X[i*K : (i+1)*K]
 		xa, xm := 0.0, 0.0
-		if allAdd {
-			for j, v := range row {
-				xa += v * beta[j]
+		switch {
+		case allAdd:
+			// Unrolled by four, adding in order (the rounding of a plain
+			// loop): in wasm each Go loop iteration costs far more than
+			// the arithmetic.
+			bt := beta[:len(row)]
+			j := 0
+			for ; j+4 <= len(row); j += 4 {
+				r4, b4 := row[j:j+4:j+4], bt[j:j+4:j+4]
+				xa += r4[0] * b4[0]
+				xa += r4[1] * b4[1]
+				xa += r4[2] * b4[2]
+				xa += r4[3] * b4[3]
 			}
-		} else {
+			for ; j < len(row); j++ {
+				xa += row[j] * bt[j]
+			}
+		case allMult:
+			// Unrolled by four, adding in order (the rounding of a plain
+			// loop): in wasm each Go loop iteration costs far more than
+			// the arithmetic.
+			bt := beta[:len(row)]
+			j := 0
+			for ; j+4 <= len(row); j += 4 {
+				r4, b4 := row[j:j+4:j+4], bt[j:j+4:j+4]
+				xm += r4[0] * b4[0]
+				xm += r4[1] * b4[1]
+				xm += r4[2] * b4[2]
+				xm += r4[3] * b4[3]
+			}
+			for ; j < len(row); j++ {
+				xm += row[j] * bt[j]
+			}
+		default:
 			for _, j := range p.saCols {
 				xa += row[j] * beta[j]
 			}
@@ -380,10 +413,22 @@ func (p *problem) residualSS(x, grad []float64, sigma float64) float64 {
 		if gb == nil {
 			continue
 		}
-		if allAdd {
-			gb = gb[:len(row)]
-			for j, v := range row {
-				gb[j] += wi * v
+		if allAdd || allMult {
+			a := wi
+			if allMult {
+				a = wi * trend[i]
+			}
+			g := gb[:len(row)]
+			j := 0
+			for ; j+4 <= len(row); j += 4 {
+				r4, g4 := row[j:j+4:j+4], g[j:j+4:j+4]
+				g4[0] += a * r4[0]
+				g4[1] += a * r4[1]
+				g4[2] += a * r4[2]
+				g4[3] += a * r4[3]
+			}
+			for ; j < len(row); j++ {
+				g[j] += a * row[j]
 			}
 			continue
 		}
