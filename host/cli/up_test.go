@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ppa-autoscaler/ppa/host/series"
+	"github.com/ppa-autoscaler/ppa/test/testenv"
 )
 
 // upProcess is `ppa up` running in-process.
@@ -86,26 +88,70 @@ var (
 	curlRe        = regexp.MustCompile(`curl -s (\S+) -d '([^']+)'`)
 )
 
+// TestUp runs `ppa up` on free ports with a CSV file (clock shifted to
+// its end) and with the same history in a real Prometheus server (clock at
+// its end), then calls the runtime over REST and the scaler with KEDA's
+// client, and stops it as SIGINT does.
 func TestUp(t *testing.T) {
-	data := "testdata/backtest_hourly.csv"
+	const data = "testdata/backtest_hourly.csv"
 	s, err := series.ReadFile(data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	end := s.Time(s.Len() - 1)
-	wall := time.Date(2026, 5, 1, 12, 34, 56, 0, time.UTC)
-	app := newApp(plugins(t))
-	app.Now = func() time.Time { return wall }
-	p := startUp(t, app, "--data", data, "--store", t.TempDir(), "--model", "shop/checkout", "--plugin", "seasonal-naive",
-		"--http-port", "0", "--grpc-port", "0", "--scaler-port", "0", "--clock-offset", "auto", "--retrain", "0",
-		"--horizon", "2h", "--target-value", "50")
+	ps := plugins(t)
+	common := []string{"--model", "shop/checkout", "--plugin", "seasonal-naive", "--http-port", "0", "--grpc-port", "0",
+		"--scaler-port", "0", "--retrain", "0", "--horizon", "2h", "--target-value", "50"}
+	tests := []struct {
+		name string
+		// args are the data source; prometheus replaces PROM with a
+		// server's URL holding the CSV's history.
+		args       []string
+		prometheus bool
+		wall       time.Time
+		want       []string
+	}{
+		{"csv", []string{"--data", data, "--clock-offset", "auto"}, false, time.Date(2026, 5, 1, 12, 34, 56, 0, time.UTC), []string{
+			"ppa up: training shop/checkout with seasonal-naive on " + data,
+			"clock:   shifted by -786d13h34m56s: the runtime and the scaler take now = 2024-03-05T23:00:00Z\n",
+			"window      2024-03-01T00:00:00Z .. 2024-03-05T23:00:00Z every 1h0m0s: 120 points, 3 missing",
+		}},
+		{"prometheus", []string{"--prometheus", "PROM", "--query", `demand{app="web"}`, "--history", "5d", "--step", "1h"}, true, end, []string{
+			`ppa up: training shop/checkout with seasonal-naive on PROM demand{app="web"}`,
+			"window      2024-03-01T00:00:00Z .. 2024-03-05T23:00:00Z every 1h0m0s: 120 points, 3 missing",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(slices.Clone(tc.args), common...)
+			want := slices.Clone(tc.want)
+			if tc.prometheus {
+				prom := testenv.Prometheus(t, testenv.OpenMetrics("demand", map[string]string{"app": "web"}, s.T, s.Y))
+				for i := range args {
+					args[i] = strings.ReplaceAll(args[i], "PROM", prom.URL)
+				}
+				for i := range want {
+					want[i] = strings.ReplaceAll(want[i], "PROM", prom.URL)
+				}
+			}
+			app := newApp(ps)
+			app.Now = func() time.Time { return tc.wall }
+			p := startUp(t, app, append(args, "--store", t.TempDir())...)
+			if tc.prometheus && strings.Contains(p.banner, "clock:") {
+				t.Errorf("the clock is shifted without --clock-offset:\n%s", p.banner)
+			}
+			checkUp(t, p, s, end, append(want, "gate        ACCEPTED",
+				"modelName: \"checkout\"", "modelNamespace: \"shop\"", "targetValue: \"50\"", "horizon: \"2h\""))
+		})
+	}
+}
 
-	for _, want := range []string{
-		"ppa up: training shop/checkout with seasonal-naive on " + data,
-		"gate        ACCEPTED",
-		"clock:   shifted by -786d13h34m56s: the runtime and the scaler take now = 2024-03-05T23:00:00Z\n",
-		"modelName: \"checkout\"", "modelNamespace: \"shop\"", "targetValue: \"50\"", "horizon: \"2h\"",
-	} {
+// checkUp checks a running `ppa up` serving shop/checkout, trained with
+// seasonal-naive on s, with now = end and the printed examples for a 2h
+// horizon and a target of 50; then stops it.
+func checkUp(t *testing.T, p *upProcess, s *series.Series, end time.Time, wantOutput []string) {
+	t.Helper()
+	for _, want := range wantOutput {
 		if !strings.Contains(p.banner, want) {
 			t.Errorf("output lacks %q:\n%s", want, p.banner)
 		}
