@@ -289,6 +289,7 @@ func TestUpErrors(t *testing.T) {
 		want []string
 	}{
 		{"no data", up(), []string{"no data: give --data FILE.csv or --prometheus URL --query PROMQL"}},
+		{"alias local", append([]string{"local"}, up()[1:]...), []string{"no data: give --data FILE.csv"}},
 		{"two sources", up("--data", data, "--prometheus", "http://127.0.0.1:1", "--query", "up"), []string{"give one data source, not both"}},
 		{"prometheus without query", up("--prometheus", "http://127.0.0.1:1"), []string{"--prometheus needs --query"}},
 		{"query with csv", up("--data", data, "--query", "up"), []string{"--query and --aggregate go with --prometheus"}},
