@@ -269,3 +269,66 @@ func TestClockOffsetToEnd(t *testing.T) {
 		t.Errorf("missing file: error %v", err)
 	}
 }
+
+// TestRunRetrains runs the whole loop with a short retraining period until
+// two retrainings have been reported, then cancels it.
+func TestRunRetrains(t *testing.T) {
+	csv := filepath.Join(t.TempDir(), "demand.csv")
+	writeCSV(t, csv, 1)
+	o := newOptions(t, csv, time.Now())
+	o.Retrain = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type event struct {
+		first   bool
+		version string
+		err     error
+	}
+	events := make(chan event, 16)
+	var served Endpoints
+	result := make(chan error, 1)
+	go func() {
+		result <- Run(ctx, o, Hooks{
+			Trained: func(first bool, res *trainer.Result, err error) {
+				ev := event{first: first, err: err}
+				if res != nil {
+					ev.version = res.Version
+				}
+				events <- ev
+			},
+			Serving: func(ep Endpoints) { served = ep },
+		})
+	}()
+	var versions []string
+	for len(versions) < 3 {
+		select {
+		case ev := <-events:
+			if ev.err != nil {
+				t.Fatalf("training %d: %v", len(versions)+1, ev.err)
+			}
+			if ev.first != (len(versions) == 0) {
+				t.Fatalf("training %d reported first=%t", len(versions)+1, ev.first)
+			}
+			versions = append(versions, ev.version)
+		case err := <-result:
+			t.Fatalf("Run ended after %d trainings: %v", len(versions), err)
+		}
+	}
+	cancel()
+	if err := <-result; err != nil {
+		t.Fatalf("Run after cancellation: %v", err)
+	}
+	if served.Scaler == "" || served.RuntimeHTTP == "" {
+		t.Errorf("Serving was not called with the endpoints: %+v", served)
+	}
+	if versions[0] == versions[1] || versions[1] == versions[2] {
+		t.Errorf("versions %v: each training must write a new one", versions)
+	}
+	list, err := o.Train.Store.ListModelVersions(context.Background(), o.Train.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) < 3 {
+		t.Errorf("the store holds %d versions, want at least 3", len(list))
+	}
+}
