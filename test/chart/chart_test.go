@@ -16,6 +16,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
+
+	ppav1 "github.com/ppa-autoscaler/ppa/api/v1alpha1"
+	"github.com/ppa-autoscaler/ppa/host/controller"
+	pparuntime "github.com/ppa-autoscaler/ppa/host/runtime"
 )
 
 // chartMeta is what the tests read from Chart.yaml.
@@ -62,7 +66,8 @@ func TestLint(t *testing.T) {
 	}
 }
 
-// want is an expected object: its id and its component label.
+// want is an expected object: its id (with %s for the name prefix) and
+// its component label.
 type want struct{ id, component string }
 
 func TestObjects(t *testing.T) {
@@ -106,11 +111,7 @@ func TestObjects(t *testing.T) {
 			objs := render(t, tt.args...)
 			wantComponent := map[string]string{}
 			for _, w := range tt.want {
-				id := w.id
-				if strings.Contains(id, "%s") {
-					id = strings.ReplaceAll(id, "%s", tt.prefix)
-				}
-				wantComponent[id] = w.component
+				wantComponent[strings.ReplaceAll(w.id, "%s", tt.prefix)] = w.component
 			}
 			var got []string
 			for _, o := range objs {
@@ -169,14 +170,17 @@ func TestCRDs(t *testing.T) {
 	}
 }
 
-// podSpecs returns every pod spec (or, for the ClusterServingRuntime, its
-// containers) among objs, by object id.
+// podLike is what a pod-making object says about its pods' security: the
+// pod security context (hasPodSC is false for the ClusterServingRuntime,
+// whose KServe type has none) and the containers.
 type podLike struct {
 	pod        *corev1.PodSecurityContext
 	hasPodSC   bool
 	containers []corev1.Container
 }
 
+// podSpecs returns the podLike of every Deployment, ClusterServingRuntime
+// and ClusterWorkflowTemplate among objs, by object id.
 func podSpecs(t *testing.T, objs []object) map[string]podLike {
 	t.Helper()
 	out := map[string]podLike{}
@@ -396,6 +400,27 @@ func TestDefaults(t *testing.T) {
 		}
 	}
 
+	// The names and numbers the controller and the runtime assume.
+	if rt.Name != ppav1.DefaultRuntime {
+		t.Errorf("runtime name %q, Models default to %q", rt.Name, ppav1.DefaultRuntime)
+	}
+	for _, p := range []struct {
+		port  string
+		want  int32
+		whose string
+	}{
+		{"h2c", controller.DefaultGRPCPort, "the controller's --grpc-port default"},
+		{"h2c", pparuntime.DefaultGRPCPort, "the runtime's --grpc-port default"},
+		{"http1", pparuntime.DefaultHTTPPort, "the runtime's --http-port default"},
+	} {
+		if rports[p.port] != p.want {
+			t.Errorf("runtime port %s is %d, %s is %d", p.port, rports[p.port], p.whose, p.want)
+		}
+	}
+	if got, _ := argValue(ctrl.Args, "trainer-command"); got != controller.DefaultTrainerCommand {
+		t.Errorf("controller --trainer-command=%s, the controller's default is %s", got, controller.DefaultTrainerCommand)
+	}
+
 	var wt wfv1.ClusterWorkflowTemplate
 	decode(t, find(t, objs, "ClusterWorkflowTemplate", "ppa-train"), &wt)
 	var params []string
@@ -411,7 +436,11 @@ func TestDefaults(t *testing.T) {
 	tmpl := wt.Spec.Templates[0]
 	out := tmpl.Outputs.Parameters
 	resultFile, _ := argValue(tmpl.Container.Args, "result-file")
-	if len(out) != 1 || out[0].ValueFrom == nil || out[0].ValueFrom.Path != resultFile || out[0].GlobalName != "ppa-result" {
+	// The same result file and global output as the controller's workflows.
+	if resultFile != controller.ResultFile {
+		t.Errorf("workflow --result-file=%s, the controller's workflows use %s", resultFile, controller.ResultFile)
+	}
+	if len(out) != 1 || out[0].ValueFrom == nil || out[0].ValueFrom.Path != resultFile || out[0].GlobalName != controller.OutputResult {
 		t.Errorf("workflow output %+v does not export --result-file=%s as ppa-result", out, resultFile)
 	}
 	if !mountedUnder(tmpl.Container.VolumeMounts, resultFile) {

@@ -175,8 +175,9 @@ func valuesTable(t *testing.T, text []byte) string {
 	return b.String()
 }
 
-// replaceSection returns text with the lines between the markers
-// <!-- NAME:begin --> and <!-- NAME:end --> replaced by body.
+// section splits text around the lines between the markers
+// <!-- NAME:begin --> and <!-- NAME:end -->: before ends with the begin
+// marker's line, after starts with the end marker.
 func section(t *testing.T, text, name string) (before, body, after string) {
 	t.Helper()
 	begin, end := "<!-- "+name+":begin -->\n", "<!-- "+name+":end -->"
