@@ -32,7 +32,7 @@ build: plugins ## Build the binaries into bin/.
 
 .PHONY: plugins
 plugins: ## Build every Go plugin to plugins/builtin/wasm/<name>.wasm (embedded by the binaries).
-	$(GO) run ./plugins/builtin/gen
+	$(GO) run ./hack/buildplugins
 
 .PHONY: examples
 examples: ## Rebuild the C and AssemblyScript example plugins (needs clang, npm).

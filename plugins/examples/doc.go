@@ -7,6 +7,6 @@
 //
 // Their sources and compiled .wasm files are committed, so that tests need
 // no C or AssemblyScript toolchain; each folder's build.sh rebuilds its
-// module. The tests of this package run the conformance suite on the
-// committed modules.
+// module. test/examples runs the conformance suite on the committed
+// modules.
 package examples

@@ -2,7 +2,7 @@
 // WebAssembly (through host/engine) in one run, and upstream Python
 // Prophet on the same data when its venv exists:
 //
-//	go run ./plugins/prophet/bench [--data FILE.csv] [--runs 3] [--format table|json]
+//	go run ./test/bench/prophet [--data FILE.csv] [--runs 3] [--format table|json]
 //
 // Without --data the series is synthetic: 14 days of 1-minute data
 // (20,160 points) with daily and weekly cycles. Fits are timed for linear

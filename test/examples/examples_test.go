@@ -1,4 +1,4 @@
-package examples
+package examples_test
 
 import (
 	"context"
@@ -17,8 +17,8 @@ var modules = []struct {
 	path, name string
 	intervals  bool
 }{
-	{filepath.Join("c", "ses.wasm"), "ses-c", true},
-	{filepath.Join("assemblyscript", "moving-average.wasm"), "moving-average-as", false},
+	{filepath.Join("..", "..", "plugins", "examples", "c", "ses.wasm"), "ses-c", true},
+	{filepath.Join("..", "..", "plugins", "examples", "assemblyscript", "moving-average.wasm"), "moving-average-as", false},
 }
 
 func newEngine(t *testing.T, cfg engine.Config) *engine.Engine {

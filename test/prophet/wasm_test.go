@@ -79,8 +79,8 @@ func TestWasmBitIdentical(t *testing.T) {
 		t.Errorf("descriptions differ:\nwasm   %+v\nnative %+v", guest.Description(), native.Describe())
 	}
 
-	ts, ys := loadSeries(t, "testdata/data.csv", 510)
-	ts3, ys3 := loadSeries(t, "testdata/data3.csv", 70)
+	ts, ys := loadSeries(t, "../../plugins/prophet/testdata/data.csv", 510)
+	ts3, ys3 := loadSeries(t, "../../plugins/prophet/testdata/data3.csv", 70)
 	tests := []struct {
 		name   string
 		params string

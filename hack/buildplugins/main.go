@@ -7,8 +7,8 @@
 // plugins/builtin/wasm/<name>.wasm, which package builtin embeds. Run it
 // from the module root:
 //
-//	go run ./plugins/builtin/gen            # all plugins
-//	go run ./plugins/builtin/gen ./plugins/seasonalnaive/wasm
+//	go run ./hack/buildplugins            # all plugins
+//	go run ./hack/buildplugins ./plugins/seasonalnaive/wasm
 //
 // -root names the module root when running elsewhere; -out the output
 // folder (default plugins/builtin/wasm under the root).
@@ -37,7 +37,7 @@ func main() {
 	root := flag.String("root", ".", "module root")
 	goTool := flag.String("go", "go", "the go command")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./plugins/builtin/gen [-out DIR] [./plugins/NAME/wasm ...]\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./hack/buildplugins [-out DIR] [./plugins/NAME/wasm ...]\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
