@@ -27,6 +27,7 @@ import (
 	"github.com/ppa-autoscaler/ppa/host/engine"
 	"github.com/ppa-autoscaler/ppa/host/store"
 	"github.com/ppa-autoscaler/ppa/host/trainer"
+	"github.com/ppa-autoscaler/ppa/plugins/builtin"
 )
 
 func main() {
@@ -98,7 +99,7 @@ func train(ctx context.Context, f *trainer.Flags, opts trainer.Options, cacheDir
 	if err != nil {
 		return nil, err
 	}
-	e, err := engine.New(ctx, engine.NewConfig().WithCacheDir(cacheDir).WithLogger(log))
+	e, err := engine.New(ctx, engine.NewConfig().WithTrustedDigests(builtin.Digests()...).WithCacheDir(cacheDir).WithLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("plugin engine: %w", err)
 	}

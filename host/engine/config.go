@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -42,6 +43,9 @@ type Config struct {
 	// uninterruptible turns off wazero's termination checks (see
 	// WithInterruptible); the zero value keeps them, the default.
 	uninterruptible bool
+	// trusted holds lowercase hex digests of modules compiled without
+	// termination checks (see WithTrustedDigests).
+	trusted map[string]bool
 }
 
 // NewConfig returns the default configuration: no compilation cache
@@ -116,6 +120,22 @@ func (c Config) WithPoolSize(n int) Config { c.poolSize = n; return c }
 // directory: wazero keys compiled code by this setting too.
 func (c Config) WithInterruptible(on bool) Config { c.uninterruptible = !on; return c }
 
+// WithTrustedDigests names modules, by the lowercase hex sha256 of their
+// bytes, that run without termination checks even when the engine is
+// interruptible: they get the speed of WithInterruptible(false) and its
+// cost (a running call of theirs cannot be stopped), while every other
+// module stays interruptible. List only modules whose code you control,
+// such as the built-in plugins this binary ships (plugins/builtin.Digests):
+// a user's uploaded plugin keeps its time limit. Each call replaces the
+// previous set; malformed digests are reported by New.
+func (c Config) WithTrustedDigests(digests ...string) Config {
+	c.trusted = make(map[string]bool, len(digests))
+	for _, d := range digests {
+		c.trusted[d] = true
+	}
+	return c
+}
+
 // WithLogger sets the logger for load events and the captured output of
 // plugins (debug level). Nil (the default) logs nothing.
 func (c Config) WithLogger(l *slog.Logger) Config { c.logger = l; return c }
@@ -146,6 +166,11 @@ func (c Config) validate() error {
 	}
 	if c.poolSize < 1 {
 		return fmt.Errorf("pool size %d: must be positive", c.poolSize)
+	}
+	for d := range c.trusted {
+		if len(d) != 64 || strings.Trim(d, "0123456789abcdef") != "" {
+			return fmt.Errorf("trusted digest %q: want 64 lowercase hex digits (a sha256)", d)
+		}
 	}
 	return nil
 }

@@ -31,6 +31,9 @@ type Engine struct {
 	log   *slog.Logger
 	rt    wazero.Runtime
 	cache wazero.CompilationCache
+	// fast compiles the modules of cfg.trusted without termination
+	// checks; nil when there are none (or rt has no checks either).
+	fast wazero.Runtime
 
 	mu      sync.Mutex
 	closed  bool
@@ -58,9 +61,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
-	rc := wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(!cfg.uninterruptible).
-		WithMemoryLimitPages(cfg.memoryLimitPages)
+	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(cfg.memoryLimitPages)
 	if cfg.cacheDir != "" {
 		if err := os.MkdirAll(cfg.cacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("engine: compilation cache: %w", err)
@@ -72,22 +73,47 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		e.cache = cache
 		rc = rc.WithCompilationCache(cache)
 	}
-	e.rt = wazero.NewRuntimeWithConfig(ctx, rc)
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, e.rt); err != nil {
+	var err error
+	if e.rt, err = newRuntime(ctx, rc.WithCloseOnContextDone(!cfg.uninterruptible)); err != nil {
 		e.Close(ctx)
+		return nil, err
+	}
+	if len(cfg.trusted) > 0 && !cfg.uninterruptible {
+		if e.fast, err = newRuntime(ctx, rc.WithCloseOnContextDone(false)); err != nil {
+			e.Close(ctx)
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// newRuntime creates a wazero runtime with the host modules a plugin may
+// import: WASI (granting nothing, see instantiate) and env.abort.
+func newRuntime(ctx context.Context, rc wazero.RuntimeConfig) (wazero.Runtime, error) {
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		_ = rt.Close(ctx)
 		return nil, fmt.Errorf("engine: wasi: %w", err)
 	}
-	_, err := e.rt.NewHostModuleBuilder("env").
+	_, err := rt.NewHostModuleBuilder("env").
 		NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(abort), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, nil).
 		WithParameterNames("message", "file", "line", "column").
 		Export("abort").
 		Instantiate(ctx)
 	if err != nil {
-		e.Close(ctx)
+		_ = rt.Close(ctx)
 		return nil, fmt.Errorf("engine: env module: %w", err)
 	}
-	return e, nil
+	return rt, nil
+}
+
+// runtimeFor returns the runtime a module of the given digest compiles in.
+func (e *Engine) runtimeFor(digest string) wazero.Runtime {
+	if e.fast != nil && e.cfg.trusted[digest] {
+		return e.fast
+	}
+	return e.rt
 }
 
 // Close closes every plugin and instance of the engine and releases the
@@ -111,7 +137,14 @@ func (e *Engine) Close(ctx context.Context) error {
 		default:
 		}
 	}
-	err := e.rt.Close(ctx)
+	var err error
+	for _, rt := range []wazero.Runtime{e.rt, e.fast} {
+		if rt != nil {
+			if cerr := rt.Close(ctx); cerr != nil && err == nil {
+				err = cerr
+			}
+		}
+	}
 	if e.cache != nil {
 		if cerr := e.cache.Close(ctx); cerr != nil && err == nil {
 			err = cerr

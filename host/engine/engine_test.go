@@ -31,6 +31,7 @@ func TestConfigValidation(t *testing.T) {
 		{"negative output", engine.NewConfig().WithMaxOutputBytes(-1), "max output bytes -1"},
 		{"tiny result", engine.NewConfig().WithMaxResultBytes(3), "max result bytes 3"},
 		{"zero pool", engine.NewConfig().WithPoolSize(0), "pool size 0"},
+		{"bad trusted digest", engine.NewConfig().WithTrustedDigests("sha256:ABC"), `trusted digest "sha256:ABC"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,7 +40,7 @@ func (p *shared) instantiate(ctx context.Context) (*instance, error) {
 		WithStartFunctions().
 		WithStdout(out).
 		WithStderr(out)
-	mod, err := p.e.rt.InstantiateModule(ctx, p.compiled, mc)
+	mod, err := p.rt.InstantiateModule(ctx, p.compiled, mc)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, p.failure(ctx, "instantiate", err, out.take(), nil)

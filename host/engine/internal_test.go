@@ -130,7 +130,9 @@ func BenchmarkInstantiate(b *testing.B) {
 // once, an uninterruptible one runs it to the end. Engines of both kinds
 // share one cache directory; the interruptible one, which comes after an
 // uninterruptible one, must still stop an endless loop at its deadline
-// (it would hang here if it ran the cached code without checks).
+// (it would hang here if it ran the cached code without checks). A module
+// listed by WithTrustedDigests runs without checks in an interruptible
+// engine; other modules of that engine keep them.
 func TestInterruptible(t *testing.T) {
 	wasm := testwasm.Build(t, "./host/engine/testdata/guests/loop")
 	in, err := abi.EncodePredictRequest(&abi.PredictRequest{Model: []byte{1}, Timestamps: []int64{1, 2}})
@@ -140,10 +142,23 @@ func TestInterruptible(t *testing.T) {
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	dir := t.TempDir()
-	for i, interruptible := range []bool{false, true, false} {
-		t.Run(fmt.Sprintf("%d interruptible=%v", i, interruptible), func(t *testing.T) {
+	other := strings.Repeat("0", 64)
+	cases := []struct {
+		name          string
+		cfg           Config
+		interruptible bool
+	}{
+		{"uninterruptible", NewConfig().WithInterruptible(false), false},
+		{"interruptible", NewConfig(), true},
+		{"uninterruptible again", NewConfig().WithInterruptible(false), false},
+		{"trusted digest", NewConfig().WithTrustedDigests(Digest(wasm)), false},
+		{"another module trusted", NewConfig().WithTrustedDigests(other), true},
+	}
+	for i, tc := range cases {
+		interruptible := tc.interruptible
+		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
 			ctx := context.Background()
-			e, err := New(ctx, NewConfig().WithCacheDir(dir).WithInterruptible(interruptible))
+			e, err := New(ctx, tc.cfg.WithCacheDir(dir))
 			if err != nil {
 				t.Fatal(err)
 			}

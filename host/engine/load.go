@@ -97,9 +97,9 @@ func checkModule(m wazero.CompiledModule) error {
 // instance used for the checks as the pool's first idle one.
 func (e *Engine) load(ctx context.Context, wasm []byte, digest string) (*shared, error) {
 	start := e.cfg.now()
-	s := &shared{e: e, digest: digest, label: "sha256:" + digest[:12]}
+	s := &shared{e: e, rt: e.runtimeFor(digest), digest: digest, label: "sha256:" + digest[:12]}
 	fail := func(err error) error { return fmt.Errorf("load plugin %s: %w", s.label, err) }
-	compiled, err := e.rt.CompileModule(ctx, wasm)
+	compiled, err := s.rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, fail(fmt.Errorf("compile: %w", err))
 	}

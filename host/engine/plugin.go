@@ -17,6 +17,7 @@ import (
 // shared is what all Plugin handles of one digest share.
 type shared struct {
 	e        *Engine
+	rt       wazero.Runtime // the runtime compiled is from (see Engine.runtimeFor)
 	digest   string
 	label    string // "name version (sha256:prefix)" once described
 	compiled wazero.CompiledModule

@@ -28,6 +28,7 @@ import (
 	"github.com/ppa-autoscaler/ppa/host/runtime/inferencepb"
 	"github.com/ppa-autoscaler/ppa/host/runtime/modelset"
 	"github.com/ppa-autoscaler/ppa/host/store"
+	"github.com/ppa-autoscaler/ppa/plugins/builtin"
 )
 
 // Server is the inference server. Create it with New, then Start it; stop
@@ -92,6 +93,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	// The metrics need the set and the engine's observer needs the
 	// metrics: tie the knot through the server.
 	cfg := engine.NewConfig().
+		WithTrustedDigests(builtin.Digests()...).
 		WithCacheDir(opts.CacheDir).
 		WithCallTimeout(opts.PluginTimeout).
 		WithLogger(log).

@@ -54,6 +54,7 @@ import (
 	"github.com/ppa-autoscaler/ppa/host/promsource"
 	"github.com/ppa-autoscaler/ppa/host/series"
 	"github.com/ppa-autoscaler/ppa/host/store"
+	"github.com/ppa-autoscaler/ppa/plugins/builtin"
 )
 
 // Version is the trainer's version, recorded in every manifest. Binaries
@@ -305,7 +306,7 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	// artifact should fail before minutes of fetching.
 	eng := o.Engine
 	if eng == nil {
-		e, err := engine.New(ctx, engine.NewConfig().WithLogger(r.log).WithClock(r.now))
+		e, err := engine.New(ctx, engine.NewConfig().WithTrustedDigests(builtin.Digests()...).WithLogger(r.log).WithClock(r.now))
 		if err != nil {
 			return nil, fmt.Errorf("trainer: plugin engine: %w", err)
 		}

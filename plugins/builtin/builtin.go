@@ -1,18 +1,22 @@
 // Package builtin gives access to the forecaster plugins compiled into the
 // binary: the WebAssembly modules that `make plugins` writes into the wasm
-// folder beside this file (see wasm/README.md and the gen command).
+// folder beside this file (see wasm/README.md and hack/buildplugins).
 //
 // A binary built before `make plugins` has no built-in plugins; Load then
 // says so and how to fix it.
 package builtin
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 //go:embed wasm
@@ -54,3 +58,23 @@ func Load(name string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+var digests = sync.OnceValue(func() []string {
+	var out []string
+	for _, name := range Names() {
+		b, err := files.ReadFile("wasm/" + name + Ext)
+		if err != nil {
+			panic(fmt.Sprintf("builtin: read embedded %s: %v", name, err))
+		}
+		sum := sha256.Sum256(b)
+		out = append(out, hex.EncodeToString(sum[:]))
+	}
+	return out
+})
+
+// Digests returns the lowercase hex sha256 of every built-in plugin. Hosts
+// pass them to the engine as trusted (engine.Config.WithTrustedDigests):
+// these modules are this build's own code, so they may run without the
+// per-loop termination checks that slow guests down, wherever they are
+// loaded from (embedded, a store, a model directory).
+func Digests() []string { return slices.Clone(digests()) }

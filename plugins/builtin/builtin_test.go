@@ -2,6 +2,8 @@ package builtin
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 )
@@ -47,6 +49,23 @@ func TestNamesLoad(t *testing.T) {
 		}
 		if !bytes.HasPrefix(b, []byte("\x00asm")) {
 			t.Errorf("Load(%q) is not a WebAssembly module", n)
+		}
+	}
+}
+
+func TestDigestsMatchLoad(t *testing.T) {
+	names, digests := Names(), Digests()
+	if len(digests) != len(names) {
+		t.Fatalf("%d digests for %d plugins", len(digests), len(names))
+	}
+	for i, name := range names {
+		b, err := Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		if got := hex.EncodeToString(sum[:]); got != digests[i] {
+			t.Errorf("%s: digest %s, Load's bytes hash to %s", name, digests[i], got)
 		}
 	}
 }
