@@ -42,16 +42,20 @@ examples: ## Rebuild the C and AssemblyScript example plugins (needs clang, npm)
 ##@ Development
 
 .PHONY: deps
-deps: ## Install what the tests need (Prometheus, MinIO, protoc, wasm toolchains); cached, idempotent.
+deps: ## Install what the tests need (Prometheus, MinIO, protoc, clang, helm, kube-apiserver + etcd); cached, idempotent.
 	bash test/scripts/install-deps.sh
+	bash test/scripts/install-helm.sh
+	bash test/scripts/install-envtest.sh
 
 .PHONY: generate
-generate: ## Regenerate generated code (OIP v2 protobuf).
+generate: ## Regenerate generated code: OIP v2 protobuf, deepcopy, CRDs and RBAC.
 	bash hack/gen-proto.sh
+	bash hack/gen-k8s.sh
 
 .PHONY: verify-generated
 verify-generated: generate ## Fail when generated code is not up to date.
-	@git diff --exit-code -- host/runtime/inferencepb || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
+	@git diff --exit-code -- host/runtime/inferencepb api charts/ppa/crds host/controller/rbac charts/ppa/files || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain --untracked-files=all -- host/runtime/inferencepb api charts/ppa/crds host/controller/rbac)" || { echo "generate left new files: run 'make generate' and commit"; exit 1; }
 
 .PHONY: lint
 lint: ## gofmt and go vet.
@@ -63,8 +67,13 @@ golden: ## Refit real Prophet (PyPI, pinned) and rewrite plugins/prophet/testdat
 	bash plugins/prophet/golden/run.sh
 
 .PHONY: bench
-bench: plugins ## Run the benchmarks and print figures.
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./host/engine ./host/runtime ./host/scaler ./plugins/prophet
+bench: plugins ## Run the benchmarks and print figures (engine, runtime, scaler, trainer, prophet, simulator).
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./host/engine ./host/runtime ./host/trainer ./host/simulate ./plugins/prophet ./host/backtest
+	$(GO) test -run '^$$' -bench . ./host/scaler
+
+.PHONY: bench-prophet
+bench-prophet: plugins ## Prophet fit/predict: native vs wasm vs Python Prophet (if `make golden` made its venv), side by side.
+	$(GO) run ./test/bench/prophet --runs 3
 
 .PHONY: help
 help: ## Show this help.
