@@ -38,7 +38,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, labels),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "ppa", Subsystem: "scaler", Name: "errors_total",
-			Help: "Evaluation problems by reason (runtime_error, runtime_timeout, model_not_found, stale, no_forecast, no_interval, no_current, prometheus).",
+			Help: "Evaluation problems by reason (runtime_error, runtime_timeout, model_not_found, no_endpoint, stale, no_forecast, no_interval, no_current, prometheus).",
 		}, []string{"scaledobject", "model", "reason"}),
 	}
 	reg.MustRegister(m.forecastValue, m.reactiveValue, m.servedValue, m.age, m.errors)

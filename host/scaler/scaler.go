@@ -44,6 +44,9 @@ type Config struct {
 	// RuntimeAddress is the runtime's gRPC host:port used for every trigger
 	// that does not set runtimeAddress (local mode).
 	RuntimeAddress string
+	// Resolver finds the runtime of a trigger that names none, when
+	// RuntimeAddress is empty: in a cluster, the Model's status.endpoint.
+	Resolver Resolver
 	// Forecasts fetches forecasts. Required.
 	Forecasts ForecastSource
 	// Reactive reads current values for triggers with a reactive floor.
@@ -146,8 +149,8 @@ func (s *Server) trigger(ref *externalscaler.ScaledObjectRef) (*Trigger, error) 
 	if t.RuntimeAddress == "" {
 		t.RuntimeAddress = s.cfg.RuntimeAddress
 	}
-	if t.RuntimeAddress == "" {
-		return nil, status.Errorf(codes.InvalidArgument, "scaledobject %s: metadata %q is required: the scaler has no default runtime address", so, KeyRuntimeAddress)
+	if t.RuntimeAddress == "" && s.cfg.Resolver == nil {
+		return nil, status.Errorf(codes.InvalidArgument, "scaledobject %s: metadata %q is required: the scaler has no default runtime address and does not watch Models", so, KeyRuntimeAddress)
 	}
 	if t.HasFloor() && s.cfg.Reactive == nil {
 		return nil, status.Errorf(codes.FailedPrecondition, "scaledobject %s: a reactive floor is configured but this scaler has no Prometheus client", so)
@@ -188,8 +191,7 @@ type Evaluation struct {
 func (s *Server) Evaluate(ctx context.Context, t *Trigger) (Evaluation, error) {
 	now := s.cfg.Clock()
 	var ev Evaluation
-	key := forecastKey{address: t.RuntimeAddress, model: t.ModelKey(), horizon: t.Horizon}
-	f, ferr := s.cache.get(ctx, key)
+	f, ferr := s.fetch(ctx, t)
 	in := decision.Input{Now: now}
 	if ferr == nil {
 		df, err := toDecisionForecast(f)
@@ -239,8 +241,24 @@ func (s *Server) Evaluate(ctx context.Context, t *Trigger) (Evaluation, error) {
 	return ev, nil
 }
 
+// fetch returns the cached forecast for t, resolving its runtime first
+// when the trigger names none.
+func (s *Server) fetch(ctx context.Context, t *Trigger) (*Forecast, error) {
+	addr := t.RuntimeAddress
+	if addr == "" {
+		a, err := s.cfg.Resolver.Resolve(ctx, t.ModelNamespace, t.ModelName)
+		if err != nil {
+			return nil, err
+		}
+		addr = a
+	}
+	return s.cache.get(ctx, forecastKey{address: addr, model: t.ModelKey(), horizon: t.Horizon})
+}
+
 func fetchReason(err error) string {
 	switch {
+	case errors.Is(err, ErrNoEndpoint):
+		return "no_endpoint"
 	case errors.Is(err, ErrModelNotFound):
 		return "model_not_found"
 	case status.Code(err) == codes.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded):

@@ -33,6 +33,9 @@ type ServeOptions struct {
 	TLSCertFile, TLSKeyFile string
 	// RuntimeAddress is the default runtime gRPC address (local mode).
 	RuntimeAddress string
+	// Resolver finds a model's runtime when neither the trigger nor
+	// RuntimeAddress names one (in a cluster: WatchModels).
+	Resolver Resolver
 	// RuntimeTimeout bounds one runtime call. Default 5s.
 	RuntimeTimeout time.Duration
 	// RefreshInterval of cached forecasts. Default 30s.
@@ -59,6 +62,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	defer client.Close()
 	srv, err := New(Config{
 		RuntimeAddress:  o.RuntimeAddress,
+		Resolver:        o.Resolver,
 		Forecasts:       client,
 		Reactive:        o.Reactive,
 		RefreshInterval: o.RefreshInterval,

@@ -104,7 +104,9 @@ func TestObjects(t *testing.T) {
 		want     []want
 		extraLbl map[string]string
 	}{
-		{"defaults", nil, "ppa", common, nil},
+		// Without a default runtime address the scaler watches Models.
+		{"defaults", nil, "ppa", append(slices.Clone(common),
+			want{"ClusterRole//%s-scaler", "scaler"}, want{"ClusterRoleBinding//%s-scaler", "scaler"}), nil},
 		{"full", []string{"-f", fullValues}, "acme-ppa", full, map[string]string{"team": "platform"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

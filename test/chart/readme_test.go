@@ -305,7 +305,7 @@ func TestReadmeTriggerKeys(t *testing.T) {
 		{scaler.KeyReactiveQuery, ""},
 		{scaler.KeyPrometheusAddress, ""},
 		{scaler.KeyMaxForecastAge, "`" + shortDuration(scaler.DefaultMaxForecastAge.String()) + "`"},
-		{scaler.KeyRuntimeAddress, "the scaler's `--runtime-address`"},
+		{scaler.KeyRuntimeAddress, "the scaler's `--runtime-address`, else the Model's `status.endpoint`"},
 	} {
 		row, ok := rows[tt.key]
 		if !ok {
