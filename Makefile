@@ -43,9 +43,11 @@ examples: ## Rebuild the C and AssemblyScript example plugins (needs clang, npm)
 
 .PHONY: deps
 deps: ## Install what the tests need (Prometheus, MinIO, protoc, clang, helm, kube-apiserver + etcd); cached, idempotent.
-	bash test/scripts/install-deps.sh
-	bash test/scripts/install-helm.sh
-	bash test/scripts/install-envtest.sh
+	@# The three installers build different Go programs: run them side by side
+	@# (a cold machine spends most of the time compiling) and fail if any fails.
+	@pids=(); for s in install-deps install-helm install-envtest; do \
+		bash test/scripts/$$s.sh > >(sed -u "s/^/[$$s] /") 2>&1 & pids+=($$!); \
+	done; rc=0; for p in "$${pids[@]}"; do wait $$p || rc=1; done; exit $$rc
 
 .PHONY: generate
 generate: ## Regenerate generated code: OIP v2 protobuf, deepcopy, CRDs and RBAC.

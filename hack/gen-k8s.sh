@@ -5,6 +5,7 @@
 #   api/v1alpha1/zz_generated.deepcopy.go   DeepCopy methods
 #   charts/ppa/crds/ppa-autoscaler.io_*.yaml CRDs (Model, Forecaster)
 #   host/controller/rbac/role.yaml          the controller's ClusterRole rules
+#   charts/ppa/files/controller-role.yaml   the same, where the chart reads it
 #
 # The output is committed; CI re-runs this script and diffs. Deterministic:
 # controller-gen is pinned (CONTROLLER_GEN_VERSION, the release built
@@ -48,4 +49,7 @@ rm -f "$CRDS"/ppa-autoscaler.io_*.yaml
 "$GEN" object paths=./api/...
 "$GEN" crd paths=./api/... output:crd:artifacts:config="$CRDS"
 "$GEN" rbac:roleName=ppa-controller paths=./host/controller/... output:rbac:artifacts:config="$RBAC"
-echo "gen-k8s: wrote api/v1alpha1/zz_generated.deepcopy.go, $CRDS, $RBAC/role.yaml (controller-gen $CONTROLLER_GEN_VERSION)"
+# Helm reads files from inside the chart only: the chart's ClusterRole is
+# rendered from this copy.
+cp "$RBAC/role.yaml" charts/ppa/files/controller-role.yaml
+echo "gen-k8s: wrote api/v1alpha1/zz_generated.deepcopy.go, $CRDS, $RBAC/role.yaml, charts/ppa/files/controller-role.yaml (controller-gen $CONTROLLER_GEN_VERSION)"

@@ -20,14 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-)
 
-// The control plane the envtest tests run against, built by
-// test/scripts/install-envtest.sh: keep these in step with its
-// KUBE_VERSION and ETCD_VERSION.
-const (
-	envtestKubeVersion = "v1.34.3"
-	envtestEtcdVersion = "v3.6.16"
+	"github.com/ppa-autoscaler/ppa/test/testenv"
 )
 
 // Options of the manager under test. Its clock is fixed so that condition
@@ -54,36 +48,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// envtestAssets is the folder with kube-apiserver and etcd:
-// $KUBEBUILDER_ASSETS, else where install-envtest.sh puts them.
-func envtestAssets() (string, error) {
-	dir := os.Getenv("KUBEBUILDER_ASSETS")
-	if dir == "" {
-		bin := os.Getenv("PPA_TEST_BIN")
-		if bin == "" {
-			cache := os.Getenv("XDG_CACHE_HOME")
-			if cache == "" {
-				home, err := os.UserHomeDir()
-				if err != nil {
-					return "", fmt.Errorf("envtest assets: no KUBEBUILDER_ASSETS, PPA_TEST_BIN or home directory: %w", err)
-				}
-				cache = filepath.Join(home, ".cache")
-			}
-			bin = filepath.Join(cache, "ppa-test", "bin")
-		}
-		dir = filepath.Join(bin, "envtest", envtestKubeVersion+"-etcd-"+envtestEtcdVersion)
-	}
-	for _, name := range []string{"kube-apiserver", "etcd"} {
-		fi, err := os.Stat(filepath.Join(dir, name))
-		if err != nil || fi.Mode()&0o111 == 0 {
-			return "", fmt.Errorf("envtest assets: no executable %s in %s: run test/scripts/install-envtest.sh "+
-				"(builds kube-apiserver %s and etcd %s from the Go module proxy, about 10 minutes the first time) "+
-				"or point KUBEBUILDER_ASSETS at a folder holding both", name, dir, envtestKubeVersion, envtestEtcdVersion)
-		}
-	}
-	return dir, nil
-}
-
 // startEnv starts the API server with PPA's, Argo's and KServe's CRDs and
 // a manager running the reconcilers, once per test binary, and returns a
 // client that reads the API server directly (not the manager's cache).
@@ -97,7 +61,7 @@ func startEnv(t *testing.T) client.Client {
 }
 
 func doStartEnv() error {
-	assets, err := envtestAssets()
+	assets, err := testenv.EnvtestAssets()
 	if err != nil {
 		return err
 	}

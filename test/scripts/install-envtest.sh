@@ -26,6 +26,7 @@
 # build in parallel, under nice); warm: nothing to do.
 set -euo pipefail
 
+# Keep these in step with test/testenv/envtest.go (EnvtestKubeVersion, EnvtestEtcdVersion).
 KUBE_VERSION=${KUBE_VERSION:-v1.34.3}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 
