@@ -60,9 +60,10 @@ verify-generated: generate ## Fail when generated code is not up to date.
 	@test -z "$$(git status --porcelain --untracked-files=all -- host/runtime/inferencepb api charts/ppa/crds host/controller/rbac)" || { echo "generate left new files: run 'make generate' and commit"; exit 1; }
 
 .PHONY: lint
-lint: ## gofmt and go vet.
+lint: ## gofmt, go vet, and go.mod tidy.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	@$(GO) mod tidy -diff || { echo "go.mod is not tidy: run 'go mod tidy' and commit"; exit 1; }
 
 .PHONY: golden
 golden: ## Refit real Prophet (PyPI, pinned) and rewrite plugins/prophet/testdata/golden.
