@@ -16,6 +16,27 @@
 // With ReactiveFloor the value is max(forecast, current), where current is
 // the metric's present (reactive) value. The Decision says which arm won.
 //
+// # Anchoring
+//
+// A forecast made hours earlier knows the seasonal shape of the demand but
+// not where the demand is today. With Anchor and a current value, Decide
+// first shifts the whole window by the current residual
+//
+//	r = current − yhat(now)
+//
+// so that the forecast keeps its shape but starts from where the metric
+// actually is: every point's yhat, lower and upper get r added (times
+// 2^(−(t−now)/AnchorHalfLife) when a half-life is set, so that the shift
+// fades out ahead; otherwise in full), before the bound is read and
+// aggregated. yhat(now) is the forecast's yhat at now itself: the point at
+// now when there is one, else the linear interpolation between the last
+// point before now and the first point after it. Anchoring is skipped, and
+// the Decision says so (AnchorSkipped), when there is no current value or
+// when yhat(now) is undefined (the curve starts after now, or a point it
+// needs has a NaN yhat); the forecast is then used as it is. Anchoring and
+// the reactive floor are independent: with both, the floor compares the
+// current value with the anchored forecast.
+//
 // # Fail-safe
 //
 // A forecast that is missing, has no point in the window, has no interval
@@ -29,9 +50,11 @@
 package decision
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -190,6 +213,14 @@ type Options struct {
 	// MaxForecastAge rejects a forecast whose GeneratedAt is more than this
 	// before now (ErrStale). Zero disables the check.
 	MaxForecastAge time.Duration
+	// Anchor shifts the forecast by the current residual, current −
+	// yhat(now), before it is read (see the package comment). It needs a
+	// current value; without one the forecast is used as it is.
+	Anchor bool
+	// AnchorHalfLife makes the anchoring shift fade out ahead of now: a
+	// point t gets r × 2^(−(t−now)/AnchorHalfLife). Zero keeps the full
+	// shift over the whole window. Ignored without Anchor.
+	AnchorHalfLife time.Duration
 }
 
 // DefaultOptions returns max aggregation of yhat over a 5-minute horizon,
@@ -212,7 +243,20 @@ func (o Options) Validate() error {
 	if o.MaxForecastAge < 0 {
 		return fmt.Errorf("max forecast age %s: must not be negative", o.MaxForecastAge)
 	}
+	if o.AnchorHalfLife < 0 {
+		return fmt.Errorf("anchor half-life %s: must not be negative", o.AnchorHalfLife)
+	}
 	return nil
+}
+
+// AnchorShift returns the part of the anchoring shift r applied to a point
+// ahead of now: r itself without AnchorHalfLife (or for ahead ≤ 0), else
+// r × 2^(−ahead/AnchorHalfLife).
+func (o Options) AnchorShift(r float64, ahead time.Duration) float64 {
+	if o.AnchorHalfLife <= 0 || ahead <= 0 {
+		return r
+	}
+	return r * math.Exp2(-float64(ahead)/float64(o.AnchorHalfLife))
 }
 
 // Input is what Decide looks at.
@@ -258,6 +302,14 @@ type Decision struct {
 	// CurrentMissing is true when the floor is configured but no current
 	// value was given, so the forecast was used alone.
 	CurrentMissing bool
+	// Residual is the anchoring residual r = current − yhat(now) that was
+	// added to the forecast (before any half-life decay), or NaN when the
+	// forecast was not anchored.
+	Residual float64
+	// AnchorSkipped is true when Anchor is configured and the forecast was
+	// used but not anchored: no current value was given (Current is NaN),
+	// or yhat(now) is undefined.
+	AnchorSkipped bool
 }
 
 // Explain renders the decision for people, e.g.
@@ -278,6 +330,18 @@ func (d Decision) Explain(o Options) string {
 			b.WriteString(", reactive floor skipped: no current value")
 		}
 	}
+	switch {
+	case d.ForecastErr != nil:
+	case !math.IsNaN(d.Residual):
+		fmt.Fprintf(&b, "; anchored: shifted by %+g (current %g − yhat(now) %g)", d.Residual, d.Current, d.Current-d.Residual)
+		if o.AnchorHalfLife > 0 {
+			fmt.Fprintf(&b, " with half-life %s", o.AnchorHalfLife)
+		}
+	case d.AnchorSkipped && math.IsNaN(d.Current):
+		b.WriteString("; anchoring skipped: no current value")
+	case d.AnchorSkipped:
+		b.WriteString("; anchoring skipped: the forecast has no yhat at now")
+	}
 	return b.String()
 }
 
@@ -285,12 +349,21 @@ func (d Decision) Explain(o Options) string {
 // the rules. The error, when not nil, wraps ErrNoForecast, ErrStale or
 // ErrNoInterval (and ErrNoCurrent when the floor could not stand in).
 func (o Options) Decide(in Input) (Decision, error) {
-	d := Decision{Current: math.NaN(), Forecast: math.NaN()}
+	d := Decision{Current: math.NaN(), Forecast: math.NaN(), Residual: math.NaN()}
 	hasCurrent := in.HasCurrent && !math.IsNaN(in.Current)
 	if hasCurrent {
 		d.Current = in.Current
 	}
-	fv, n, ferr := o.aggregate(in.Now, in.Forecast)
+	residual := math.NaN()
+	if o.Anchor && hasCurrent {
+		if y, ok := yhatAt(in.Forecast, in.Now.UnixMilli()); ok {
+			residual = in.Current - y
+		}
+	}
+	fv, n, ferr := o.aggregate(in.Now, in.Forecast, residual)
+	if ferr == nil && o.Anchor {
+		d.Residual, d.AnchorSkipped = residual, math.IsNaN(residual)
+	}
 	if !o.ReactiveFloor {
 		if ferr != nil {
 			return Decision{}, ferr
@@ -316,9 +389,35 @@ func (o Options) Decide(in Input) (Decision, error) {
 	return d, nil
 }
 
+// yhatAt returns the forecast's yhat at t (Unix ms): the point at t, or the
+// linear interpolation between the last point before t and the first point
+// after it. It reports false when there is no such point or their yhat is
+// not finite.
+func yhatAt(f *Forecast, t int64) (float64, bool) {
+	if f == nil {
+		return 0, false
+	}
+	i, found := slices.BinarySearchFunc(f.Points, t, func(p Point, t int64) int { return cmp.Compare(p.T, t) })
+	var y float64
+	switch {
+	case found:
+		y = f.Points[i].Yhat
+	case i == 0 || i == len(f.Points):
+		return 0, false
+	default:
+		a, b := f.Points[i-1], f.Points[i]
+		y = a.Yhat + (b.Yhat-a.Yhat)*float64(t-a.T)/float64(b.T-a.T)
+	}
+	if math.IsNaN(y) || math.IsInf(y, 0) {
+		return 0, false
+	}
+	return y, true
+}
+
 // aggregate returns the aggregated bound over the window and the number of
-// points used.
-func (o Options) aggregate(now time.Time, f *Forecast) (float64, int, error) {
+// points used. A residual that is not NaN is added to every point's bound,
+// decayed by AnchorShift.
+func (o Options) aggregate(now time.Time, f *Forecast, residual float64) (float64, int, error) {
 	if f == nil || len(f.Points) == 0 {
 		return 0, 0, fmt.Errorf("%w: the forecast is empty", ErrNoForecast)
 	}
@@ -361,6 +460,9 @@ func (o Options) aggregate(now time.Time, f *Forecast) (float64, int, error) {
 		}
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			continue
+		}
+		if !math.IsNaN(residual) {
+			v += o.AnchorShift(residual, time.Duration(p.T-from)*time.Millisecond)
 		}
 		switch {
 		case n == 0:

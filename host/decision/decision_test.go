@@ -20,6 +20,12 @@ func curve(startMin int, yhat ...float64) *Forecast {
 	return f
 }
 
+// anchor turns anchoring on, with the given half-life.
+func anchor(o Options, halfLife time.Duration) Options {
+	o.Anchor, o.AnchorHalfLife = true, halfLife
+	return o
+}
+
 func TestDecide(t *testing.T) {
 	nan := math.NaN()
 	noInterval := curve(0, 5, 7, 6)
@@ -42,6 +48,10 @@ func TestDecide(t *testing.T) {
 		wantErr    error
 		wantFcErr  error
 		wantMiss   bool
+		// anchored: Residual must be wantResidual; otherwise NaN.
+		anchored     bool
+		wantResidual float64
+		wantSkip     bool
 	}{
 		// Window [t0, t0+3m] holds the points 0..3 of the curve (4 points):
 		// yhat 4, 9, 6, 5; point 4 (100) is past the horizon, point -1 (50) before now.
@@ -76,6 +86,38 @@ func TestDecide(t *testing.T) {
 		{name: "missing with floor", opts: opts(AggMax, BoundYhat, time.Minute, true), fc: nil, current: 3, hasCurrent: true, wantValue: 3, wantArm: ArmFloor, wantFcErr: ErrNoForecast},
 		{name: "missing with floor and current zero", opts: opts(AggMax, BoundYhat, time.Minute, true), fc: nil, current: 0, hasCurrent: true, wantValue: 0, wantArm: ArmFloor, wantFcErr: ErrNoForecast},
 		{name: "missing with floor, no current", opts: opts(AggMax, BoundYhat, time.Minute, true), fc: nil, wantErr: ErrNoCurrent},
+		// Anchoring. yhat(now) = 4 at t0; current 7 gives r = +3, so the
+		// window's yhat 4, 9, 6, 5 becomes 7, 12, 9, 8.
+		{name: "anchor, max yhat", opts: anchor(opts(AggMax, BoundYhat, 3*time.Minute, false), 0), fc: curve(-1, 50, 4, 9, 6, 5, 100), current: 7, hasCurrent: true, wantValue: 12, wantArm: ArmForecast, wantPoints: 4, anchored: true, wantResidual: 3},
+		// upper = yhat+2: 6, 11, 8, 7, shifted by the yhat residual 3: 9, 14, 11, 10.
+		{name: "anchor, mean upper", opts: anchor(opts(AggMean, BoundUpper, 3*time.Minute, false), 0), fc: curve(-1, 50, 4, 9, 6, 5, 100), current: 7, hasCurrent: true, wantValue: 11, wantArm: ArmForecast, wantPoints: 4, anchored: true, wantResidual: 3},
+		// lower = yhat-1: 3, 8, 5, 4, shifted by 3; last = 7.
+		{name: "anchor, last lower", opts: anchor(opts(AggLast, BoundLower, 3*time.Minute, false), 0), fc: curve(-1, 50, 4, 9, 6, 5, 100), current: 7, hasCurrent: true, wantValue: 7, wantArm: ArmForecast, wantPoints: 4, anchored: true, wantResidual: 3},
+		// current 1: r = −3; max 9−3 = 6.
+		{name: "anchor, negative residual", opts: anchor(opts(AggMax, BoundYhat, 3*time.Minute, false), 0), fc: curve(-1, 50, 4, 9, 6, 5, 100), current: 1, hasCurrent: true, wantValue: 6, wantArm: ArmForecast, wantPoints: 4, anchored: true, wantResidual: -3},
+		// current 0, yhat 10 then 4: r = −10 gives 0 and −6, reported as 0.
+		{name: "anchor, shifted below zero is reported as zero", opts: anchor(opts(AggMax, BoundYhat, time.Minute, false), 0), fc: curve(0, 10, 4), current: 0, hasCurrent: true, wantValue: 0, wantArm: ArmForecast, wantPoints: 2, anchored: true, wantResidual: -10},
+		// now = t0+30s lies between the points 4 (t0) and 10 (t0+1m):
+		// yhat(now) = 7, current 9, r = +2. The window [t0+30s, t0+2m30s]
+		// holds 10 and 6: max 12.
+		{name: "anchor interpolates yhat between the points around now", opts: anchor(opts(AggMax, BoundYhat, 2*time.Minute, false), 0), now: t0.Add(30 * time.Second), fc: curve(0, 4, 10, 6, 8), current: 9, hasCurrent: true, wantValue: 12, wantArm: ArmForecast, wantPoints: 2, anchored: true, wantResidual: 2},
+		// Half-life 1m: r = 12 − 4 = 8 adds 8, 4, 2, 1 to 4, 9, 6, 5:
+		// 12, 13, 8, 6; max 13, mean 39/4.
+		{name: "anchor half-life, max", opts: anchor(opts(AggMax, BoundYhat, 3*time.Minute, false), time.Minute), fc: curve(0, 4, 9, 6, 5), current: 12, hasCurrent: true, wantValue: 13, wantArm: ArmForecast, wantPoints: 4, anchored: true, wantResidual: 8},
+		{name: "anchor half-life, mean", opts: anchor(opts(AggMean, BoundYhat, 3*time.Minute, false), time.Minute), fc: curve(0, 4, 9, 6, 5), current: 12, hasCurrent: true, wantValue: 9.75, wantArm: ArmForecast, wantPoints: 4, anchored: true, wantResidual: 8},
+		// With the floor: 8, 6, 4, 2 and current 5 give r = −3; the last
+		// point becomes −1, reported 0; the floor (5) wins.
+		{name: "anchor with floor, floor wins", opts: anchor(opts(AggLast, BoundYhat, 3*time.Minute, true), 0), fc: curve(0, 8, 6, 4, 2), current: 5, hasCurrent: true, wantValue: 5, wantArm: ArmFloor, wantPoints: 4, anchored: true, wantResidual: -3},
+		// 4, 9, 6, 5 and current 10: r = +6, last 11 beats the floor's 10.
+		{name: "anchor with floor, forecast wins", opts: anchor(opts(AggLast, BoundYhat, 3*time.Minute, true), 0), fc: curve(0, 4, 9, 6, 5), current: 10, hasCurrent: true, wantValue: 11, wantArm: ArmForecast, wantPoints: 4, anchored: true, wantResidual: 6},
+		{name: "anchor without current is skipped", opts: anchor(opts(AggMax, BoundYhat, 3*time.Minute, false), 0), fc: curve(0, 4, 9, 6, 5), wantValue: 9, wantArm: ArmForecast, wantPoints: 4, wantSkip: true},
+		{name: "anchor with NaN current is skipped", opts: anchor(opts(AggMax, BoundYhat, 3*time.Minute, false), 0), fc: curve(0, 4, 9, 6, 5), current: nan, hasCurrent: true, wantValue: 9, wantArm: ArmForecast, wantPoints: 4, wantSkip: true},
+		{name: "anchor with floor, no current: both skipped", opts: anchor(opts(AggMax, BoundYhat, 3*time.Minute, true), 0), fc: curve(0, 4, 9, 6, 5), wantValue: 9, wantArm: ArmForecast, wantPoints: 4, wantMiss: true, wantSkip: true},
+		{name: "anchor, curve starts after now: skipped", opts: anchor(opts(AggMax, BoundYhat, 2*time.Minute, false), 0), fc: curve(1, 4, 9), current: 100, hasCurrent: true, wantValue: 9, wantArm: ArmForecast, wantPoints: 2, wantSkip: true},
+		{name: "anchor, NaN yhat at now: skipped", opts: anchor(opts(AggMax, BoundYhat, 2*time.Minute, false), 0), fc: curve(0, nan, 9, 6), current: 100, hasCurrent: true, wantValue: 9, wantArm: ArmForecast, wantPoints: 2, wantSkip: true},
+		{name: "anchor, NaN neighbour of now: skipped", opts: anchor(opts(AggMax, BoundYhat, 2*time.Minute, false), 0), now: t0.Add(30 * time.Second), fc: curve(0, 4, nan, 6), current: 100, hasCurrent: true, wantValue: 6, wantArm: ArmForecast, wantPoints: 1, wantSkip: true},
+		{name: "anchor, stale forecast with floor: current, not anchored", opts: anchor(opts(AggMax, BoundYhat, time.Minute, true), 0), fc: curve(-5, 1, 2), current: 3, hasCurrent: true, wantValue: 3, wantArm: ArmFloor, wantFcErr: ErrStale},
+		{name: "anchor, stale forecast without floor", opts: anchor(opts(AggMax, BoundYhat, time.Minute, false), 0), fc: curve(-5, 1, 2), current: 3, hasCurrent: true, wantErr: ErrStale},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,6 +143,12 @@ func TestDecide(t *testing.T) {
 			}
 			if !errors.Is(d.ForecastErr, tt.wantFcErr) || (tt.wantFcErr == nil) != (d.ForecastErr == nil) {
 				t.Errorf("ForecastErr = %v, want %v", d.ForecastErr, tt.wantFcErr)
+			}
+			if tt.anchored && d.Residual != tt.wantResidual || !tt.anchored && !math.IsNaN(d.Residual) {
+				t.Errorf("Residual = %g, want %g (anchored %v)", d.Residual, tt.wantResidual, tt.anchored)
+			}
+			if d.AnchorSkipped != tt.wantSkip {
+				t.Errorf("AnchorSkipped = %v, want %v", d.AnchorSkipped, tt.wantSkip)
 			}
 			if d.Explain(tt.opts) == "" {
 				t.Error("empty explanation")
@@ -165,6 +213,7 @@ func TestParseAndValidate(t *testing.T) {
 		"bound":       func(o *Options) { o.Bound = "x" },
 		"horizon":     func(o *Options) { o.Horizon = -time.Second },
 		"max":         func(o *Options) { o.MaxForecastAge = -time.Second },
+		"half-life":   func(o *Options) { o.AnchorHalfLife = -time.Second },
 	} {
 		o := good
 		mut(&o)
@@ -196,6 +245,50 @@ func TestNewForecast(t *testing.T) {
 	} {
 		if _, err := NewForecast(t0, bad.ts, bad.y, bad.lo, bad.u); err == nil {
 			t.Errorf("NewForecast(%v, %v, %v, %v) accepted", bad.ts, bad.y, bad.lo, bad.u)
+		}
+	}
+}
+
+func TestAnchorShift(t *testing.T) {
+	for _, tt := range []struct {
+		halfLife, ahead time.Duration
+		r, want         float64
+	}{
+		{0, 10 * time.Minute, 8, 8},
+		{time.Minute, 0, 8, 8},
+		{time.Minute, -time.Minute, 8, 8},
+		{time.Minute, time.Minute, 8, 4},
+		{time.Minute, 3 * time.Minute, -8, -1},
+		{2 * time.Minute, time.Minute, 8, 8 / math.Sqrt2},
+	} {
+		o := Options{Anchor: true, AnchorHalfLife: tt.halfLife}
+		if got := o.AnchorShift(tt.r, tt.ahead); math.Abs(got-tt.want) > 1e-12 {
+			t.Errorf("half-life %s: AnchorShift(%g, %s) = %g, want %g", tt.halfLife, tt.r, tt.ahead, got, tt.want)
+		}
+	}
+}
+
+func TestExplainAnchor(t *testing.T) {
+	o := anchor(Options{Aggregation: AggMax, Bound: BoundYhat, Horizon: 3 * time.Minute, ReactiveFloor: true}, 0)
+	for _, tt := range []struct {
+		o          Options
+		fc         *Forecast
+		current    float64
+		hasCurrent bool
+		want       string
+	}{
+		{o, curve(0, 4, 9, 6, 5), 7, true, "forecast 12 (max of yhat over 4 points), current 7; anchored: shifted by +3 (current 7 − yhat(now) 4)"},
+		{anchor(o, time.Minute), curve(0, 4, 9, 6, 5), 12, true, "forecast 13 (max of yhat over 4 points), current 12; anchored: shifted by +8 (current 12 − yhat(now) 4) with half-life 1m0s"},
+		{o, curve(0, 4, 9, 6, 5), 0, false, "forecast 9 (max of yhat over 4 points), reactive floor skipped: no current value; anchoring skipped: no current value"},
+		{o, curve(1, 4, 9, 6, 5), 7, true, "forecast 9 (max of yhat over 3 points), current 7; anchoring skipped: the forecast has no yhat at now"},
+		{o, nil, 7, true, "floor 7: forecast unusable (no forecast: the forecast is empty)"},
+	} {
+		d, err := tt.o.Decide(Input{Now: t0, Forecast: tt.fc, Current: tt.current, HasCurrent: tt.hasCurrent})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Explain(tt.o); got != tt.want {
+			t.Errorf("Explain = %q\n          want %q", got, tt.want)
 		}
 	}
 }
