@@ -33,12 +33,8 @@ type BacktestOptions struct {
 	// Season is the MASE lag; empty picks it from the data's span (see
 	// defaultSeason), "0" leaves MASE undefined.
 	Season string
-	// Plugin is a built-in plugin name or a path to a .wasm file.
-	Plugin string
-	// Params are "key=value" plugin parameters.
-	Params []string
-	// Seed seeds the plugin's random choices.
-	Seed uint64
+	// pluginFlags are --plugin, --param and --seed.
+	pluginFlags
 	// Format is table or json.
 	Format string
 	// Plot is a file (.svg, .png or .html) for the last cutoff's forecast
@@ -84,9 +80,7 @@ cutoff.`,
 	f.StringVar(&o.Initial, "initial", "", "least history before the first cutoff (default 3 × horizon)")
 	f.StringVar(&o.Period, "period", "", "spacing of the cutoffs (default horizon / 2)")
 	f.StringVar(&o.Season, "season", "", "seasonal-naive lag of MASE (default 7d with two weeks of data, else 1d with two days, else one step; 0: no MASE)")
-	f.StringVar(&o.Plugin, "plugin", DefaultPlugin, "built-in plugin name or path to a .wasm file")
-	f.StringArrayVar(&o.Params, "param", nil, "plugin parameter as name=value (repeatable)")
-	f.Uint64Var(&o.Seed, "seed", 0, "seed for the plugin's random choices")
+	o.pluginFlags.register(f)
 	f.StringVar(&o.Format, "format", formatTable, "output format: table or json")
 	f.StringVar(&o.Plot, "plot", "", "draw the last cutoff's forecast against the actual values into this file: .svg, .png or .html")
 	f.IntVar(&o.MaxCutoffs, "max-cutoffs", 0, "keep only the latest N cutoffs (0: all)")
@@ -216,16 +210,11 @@ func (o *BacktestOptions) Run(ctx context.Context, app *App, w io.Writer) error 
 	if err != nil {
 		return err
 	}
-	e, err := app.NewEngine(ctx, nil)
+	p, release, err := app.openPlugin(ctx, o.Plugin)
 	if err != nil {
 		return err
 	}
-	defer e.Close(ctx)
-	p, err := app.LoadPlugin(ctx, e, o.Plugin)
-	if err != nil {
-		return err
-	}
-	defer p.Close(ctx)
+	defer release()
 	desc := p.Description()
 	params, err := desc.ParseParams(kv)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ppa-autoscaler/ppa/abi"
 	"github.com/ppa-autoscaler/ppa/host/engine"
@@ -41,12 +42,8 @@ type ForecastOptions struct {
 	Periods int
 	// Freq is the step between forecasts, e.g. "5m" or "1d".
 	Freq string
-	// Plugin is a built-in plugin name or a path to a .wasm file.
-	Plugin string
-	// Params are "key=value" plugin parameters.
-	Params []string
-	// Seed seeds the plugin's random choices.
-	Seed uint64
+	// pluginFlags are --plugin, --param and --seed.
+	pluginFlags
 	// Format is table, csv or json.
 	Format string
 	// Out is a file to write instead of standard output.
@@ -80,9 +77,7 @@ against the plugin's self-description; see ppa plugin inspect NAME.`,
 	f.StringVar(&o.Data, "data", "", "CSV file with columns ds and y (required)")
 	f.IntVar(&o.Periods, "periods", 0, "number of points to forecast (required)")
 	f.StringVar(&o.Freq, "freq", "", "step between forecast points, e.g. 5m, 1h, 1d (required)")
-	f.StringVar(&o.Plugin, "plugin", DefaultPlugin, "built-in plugin name or path to a .wasm file")
-	f.StringArrayVar(&o.Params, "param", nil, "plugin parameter as name=value (repeatable)")
-	f.Uint64Var(&o.Seed, "seed", 0, "seed for the plugin's random choices")
+	o.pluginFlags.register(f)
 	f.StringVar(&o.Format, "format", formatTable, "output format: table, csv or json")
 	f.StringVar(&o.Out, "out", "", "write the forecast to this file instead of standard output")
 	f.StringVar(&o.Plot, "plot", "", "also draw the forecast after the data's last stretch into this file: .svg, .png or .html")
@@ -142,6 +137,25 @@ func (o *ForecastOptions) validate() (time.Duration, map[string]string, error) {
 	return freq, kv, nil
 }
 
+// pluginFlags are the flags that choose and configure a forecaster plugin,
+// the same in every command that runs one (forecast, backtest, simulate,
+// up).
+type pluginFlags struct {
+	// Plugin is a built-in plugin name or a path to a .wasm file.
+	Plugin string
+	// Params are "key=value" plugin parameters.
+	Params []string
+	// Seed seeds the plugin's random choices.
+	Seed uint64
+}
+
+// register adds --plugin, --param and --seed to f.
+func (pf *pluginFlags) register(f *pflag.FlagSet) {
+	f.StringVar(&pf.Plugin, "plugin", DefaultPlugin, "built-in plugin name or path to a .wasm file")
+	f.StringArrayVar(&pf.Params, "param", nil, "plugin parameter as name=value (repeatable)")
+	f.Uint64Var(&pf.Seed, "seed", 0, "seed for the plugin's random choices")
+}
+
 // parseParamFlags splits repeated --param name=value flags.
 func parseParamFlags(flags []string) (map[string]string, error) {
 	kv := map[string]string{}
@@ -170,16 +184,11 @@ func (o *ForecastOptions) Run(ctx context.Context, app *App, w io.Writer) error 
 	if err != nil {
 		return err
 	}
-	e, err := app.NewEngine(ctx, nil)
+	p, release, err := app.openPlugin(ctx, o.Plugin)
 	if err != nil {
 		return err
 	}
-	defer e.Close(ctx)
-	p, err := app.LoadPlugin(ctx, e, o.Plugin)
-	if err != nil {
-		return err
-	}
-	defer p.Close(ctx)
+	defer release()
 	res, err := Forecast(ctx, p, s, ForecastRequest{Params: kv, Seed: o.Seed, Periods: o.Periods, Freq: freq, Source: o.Data})
 	if err != nil {
 		return err

@@ -164,6 +164,24 @@ func (a *App) LoadPlugin(ctx context.Context, e *engine.Engine, ref string) (*en
 	return p, nil
 }
 
+// openPlugin creates an engine (see NewEngine) and loads the plugin ref
+// into it (see LoadPlugin), as the commands that run one plugin do.
+// release closes the plugin, then the engine.
+func (a *App) openPlugin(ctx context.Context, ref string) (p *engine.Plugin, release func(), err error) {
+	e, err := a.NewEngine(ctx, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p, err = a.LoadPlugin(ctx, e, ref); err != nil {
+		e.Close(ctx)
+		return nil, nil, err
+	}
+	return p, func() {
+		p.Close(ctx)
+		e.Close(ctx)
+	}, nil
+}
+
 var logLevels = map[string]slog.Level{
 	"debug": slog.LevelDebug,
 	"info":  slog.LevelInfo,

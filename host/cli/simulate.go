@@ -28,9 +28,7 @@ type SimulateOptions struct {
 	Retrain           string
 	Stabilization     string
 	Tolerance         float64
-	Plugin            string
-	Params            []string
-	Seed              uint64
+	pluginFlags
 	Aggregation       string
 	Bound             string
 	ReactiveFloor     bool
@@ -83,9 +81,7 @@ closes. Progress goes to stderr.`,
 	f.StringVar(&o.Retrain, "retrain", "24h", "period between trainings")
 	f.StringVar(&o.Stabilization, "stabilization", "5m", "HPA scale-down stabilisation window")
 	f.Float64Var(&o.Tolerance, "tolerance", def.Tolerance, "HPA tolerance")
-	f.StringVar(&o.Plugin, "plugin", DefaultPlugin, "built-in plugin name or path to a .wasm file")
-	f.StringArrayVar(&o.Params, "param", nil, "plugin parameter as name=value (repeatable)")
-	f.Uint64Var(&o.Seed, "seed", 0, "seed for the plugin's random choices")
+	o.pluginFlags.register(f)
 	f.StringVar(&o.Aggregation, "aggregation", string(decision.AggMax), "aggregation of the forecast over the lead: max, mean or last")
 	f.StringVar(&o.Bound, "bound", string(decision.BoundYhat), "forecast series read: yhat, upper or lower")
 	f.BoolVar(&o.ReactiveFloor, "reactive-floor", false, "use max(forecast, current value), and the current value when the forecast is unusable")
@@ -156,16 +152,11 @@ func (o *SimulateOptions) Run(ctx context.Context, app *App, w io.Writer) error 
 	if err != nil {
 		return err
 	}
-	e, err := app.NewEngine(ctx, nil)
+	p, release, err := app.openPlugin(ctx, o.Plugin)
 	if err != nil {
 		return err
 	}
-	defer e.Close(ctx)
-	p, err := app.LoadPlugin(ctx, e, o.Plugin)
-	if err != nil {
-		return err
-	}
-	defer p.Close(ctx)
+	defer release()
 	desc := p.Description()
 	if opts.Params, err = desc.ParseParams(kv); err != nil {
 		return fmt.Errorf("plugin %s: %w", desc.Name, err)

@@ -38,10 +38,8 @@ type UpOptions struct {
 	Store string
 	// Model is NAMESPACE/NAME.
 	Model string
-	// Plugin, Params and Seed configure the forecaster.
-	Plugin string
-	Params []string
-	Seed   uint64
+	// pluginFlags (--plugin, --param, --seed) configure the forecaster.
+	pluginFlags
 	// Retrain is the period between trainings ("0": never).
 	Retrain string
 	// ListenAddress and the ports of the runtime and the scaler.
@@ -101,9 +99,7 @@ store keep the real time.`,
 	f.StringVar(&o.Aggregate, "aggregate", "", "fold the query's series into one: sum, max, min or avg")
 	f.StringVar(&o.Store, "store", "", "local directory of models and plugins (default ${XDG_DATA_HOME:-~/.local/share}/ppa/store)")
 	f.StringVar(&o.Model, "model", "default/demo", "model to train and serve, NAMESPACE/NAME")
-	f.StringVar(&o.Plugin, "plugin", DefaultPlugin, "built-in plugin name or path to a .wasm file")
-	f.StringArrayVar(&o.Params, "param", nil, "plugin parameter as name=value (repeatable)")
-	f.Uint64Var(&o.Seed, "seed", 0, "seed for the plugin's random choices")
+	o.pluginFlags.register(f)
 	f.StringVar(&o.Retrain, "retrain", "1h", "period between trainings (0: train once)")
 	f.StringVar(&o.ListenAddress, "listen-address", local.DefaultListenAddress, "address every port binds")
 	f.IntVar(&o.HTTPPort, "http-port", runtime.DefaultHTTPPort, "runtime REST port (0: any free port)")
