@@ -64,7 +64,9 @@ type Options struct {
 	// Seed is passed to every Train and Predict call.
 	Seed uint64
 	// Decision configures how a forecast becomes a metric value, exactly as
-	// in the scaler: Aggregation, Bound, ReactiveFloor. Horizon is ignored
+	// in the scaler: Aggregation, Bound, ReactiveFloor, Anchor and
+	// AnchorHalfLife (the current value for the floor and the anchor is the
+	// demand of the step). Horizon is ignored
 	// (the simulator uses the rounded Lead) and so is MaxForecastAge (a
 	// model is used until the next retraining).
 	Decision decision.Options

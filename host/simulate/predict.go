@@ -34,6 +34,18 @@ type ForecastStats struct {
 	// scored steps, where yhat for a step is read from the curve predicted
 	// at the last training before it (so it is 0 to Retrain+Lead ahead).
 	MAE float64 `json:"mae"`
+	// LeadMAE is the mean absolute error, over the scored steps, of the
+	// yhat the decision Lead earlier read for the step: the curve's yhat,
+	// shifted by the anchoring residual when the decision anchored it. It
+	// is the forecast's error at the horizon that matters for scaling.
+	LeadMAE float64 `json:"lead_mae"`
+	// PersistenceMAE is the same error for the demand Lead earlier used as
+	// the forecast (what the reactive arm implicitly assumes), for
+	// reference.
+	PersistenceMAE float64 `json:"persistence_mae"`
+	// AnchoredMinutes is the number of scored minutes whose decision
+	// anchored the forecast to the current demand (with Decision.Anchor).
+	AnchoredMinutes float64 `json:"anchored_minutes,omitempty"`
 }
 
 // predictive is the output of the predictive arm's forecasting pass.
@@ -43,7 +55,12 @@ type predictive struct {
 	// yhat, lower and upper are the forecast for each step itself, from
 	// the model in force at that step (NaN where none), for plots.
 	yhat, lower, upper []float64
-	stats              ForecastStats
+	// leadYhat[i] is the yhat (anchored when the decision anchored) that
+	// the decision at step i−lead read for step i; NaN where none.
+	leadYhat []float64
+	// anchored[i] says whether the decision at step i anchored.
+	anchored []bool
+	stats    ForecastStats
 }
 
 // forecast runs the predictive arm's trainings and predictions. Steps
@@ -59,6 +76,7 @@ func (o *Options) forecast(ctx context.Context, g *grid, evalFrom, lead, trainSt
 		metric: make([]float64, n),
 		arm:    make([]decision.Arm, n),
 		yhat:   nanSlice(n), lower: nanSlice(n), upper: nanSlice(n),
+		leadYhat: nanSlice(n), anchored: make([]bool, n),
 	}
 	copy(p.metric[:evalFrom], g.y[:evalFrom])
 	dopts := o.Decision
@@ -137,6 +155,14 @@ func (o *Options) forecast(ctx context.Context, g *grid, evalFrom, lead, trainSt
 				continue
 			}
 			p.metric[i], p.arm[i] = d.Value, d.Arm
+			p.anchored[i] = !math.IsNaN(d.Residual)
+			if cur != nil && i+lead < n && d.ForecastErr == nil {
+				y := cur.Points[i-r+lead].Yhat
+				if p.anchored[i] {
+					y += dopts.AnchorShift(d.Residual, dopts.Horizon)
+				}
+				p.leadYhat[i+lead] = y
+			}
 		}
 		done++
 		o.logf("forecast period done", "at", when, "period", done, "of", total)

@@ -24,7 +24,8 @@
 //
 //   - reactive: the demand of the step (what the HPA sees now);
 //   - predictive: decision.Options.Decide on the forecast window
-//     [t, t + L×step] and the current demand (for the reactive floor),
+//     [t, t + L×step] and the current demand (for the reactive floor and
+//     for anchoring),
 //     with the forecast curve made by the forecaster trained every Retrain
 //     on the trailing Train; before the first training (the first Train of
 //     the trace) it is the demand, as reactive;
@@ -82,20 +83,22 @@ type TraceInfo struct {
 
 // Settings echo the simulation's effective settings.
 type Settings struct {
-	Forecaster           string  `json:"forecaster,omitempty"`
-	CapacityPerReplica   float64 `json:"capacity_per_replica"`
-	TargetUtilization    float64 `json:"target_utilization"`
-	LeadSeconds          float64 `json:"lead_seconds"`
-	StabilizationSeconds float64 `json:"stabilization_seconds"`
-	TrainSeconds         float64 `json:"train_seconds"`
-	RetrainSeconds       float64 `json:"retrain_seconds"`
-	Tolerance            float64 `json:"tolerance"`
-	MinReplicas          int     `json:"min_replicas"`
-	MaxReplicas          int     `json:"max_replicas"`
-	Aggregation          string  `json:"aggregation"`
-	Bound                string  `json:"bound"`
-	ReactiveFloor        bool    `json:"reactive_floor"`
-	Seed                 uint64  `json:"seed"`
+	Forecaster            string  `json:"forecaster,omitempty"`
+	CapacityPerReplica    float64 `json:"capacity_per_replica"`
+	TargetUtilization     float64 `json:"target_utilization"`
+	LeadSeconds           float64 `json:"lead_seconds"`
+	StabilizationSeconds  float64 `json:"stabilization_seconds"`
+	TrainSeconds          float64 `json:"train_seconds"`
+	RetrainSeconds        float64 `json:"retrain_seconds"`
+	Tolerance             float64 `json:"tolerance"`
+	MinReplicas           int     `json:"min_replicas"`
+	MaxReplicas           int     `json:"max_replicas"`
+	Aggregation           string  `json:"aggregation"`
+	Bound                 string  `json:"bound"`
+	ReactiveFloor         bool    `json:"reactive_floor"`
+	Anchor                bool    `json:"anchor"`
+	AnchorHalfLifeSeconds float64 `json:"anchor_half_life_seconds,omitempty"`
+	Seed                  uint64  `json:"seed"`
 }
 
 // Result is the outcome of Run. The three arms are scored at
@@ -167,6 +170,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			TrainSeconds: o.Train.Seconds(), RetrainSeconds: o.Retrain.Seconds(), Tolerance: o.Tolerance,
 			MinReplicas: o.MinReplicas, MaxReplicas: o.MaxReplicas,
 			Aggregation: string(o.Decision.Aggregation), Bound: string(o.Decision.Bound), ReactiveFloor: o.Decision.ReactiveFloor,
+			Anchor: o.Decision.Anchor, AnchorHalfLifeSeconds: o.Decision.AnchorHalfLife.Seconds(),
 			Seed: o.Seed,
 		},
 	}
@@ -182,8 +186,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("simulate: %w", err)
 	}
 	res.Forecast = pred.stats
-	var absErr float64
-	var errN int
+	var absErr, leadErr, persErr float64
+	var errN, leadN, persN int
 	for i := scoredFrom; i < n; i++ {
 		if math.IsNaN(g.y[i]) {
 			continue
@@ -200,9 +204,26 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			absErr += math.Abs(pred.yhat[i] - g.y[i])
 			errN++
 		}
+		if !math.IsNaN(pred.leadYhat[i]) {
+			leadErr += math.Abs(pred.leadYhat[i] - g.y[i])
+			leadN++
+		}
+		if prev := g.y[i-lead]; !math.IsNaN(prev) {
+			persErr += math.Abs(prev - g.y[i])
+			persN++
+		}
+		if pred.anchored[i] {
+			res.Forecast.AnchoredMinutes += stepMin
+		}
 	}
 	if errN > 0 {
 		res.Forecast.MAE = absErr / float64(errN)
+	}
+	if leadN > 0 {
+		res.Forecast.LeadMAE = leadErr / float64(leadN)
+	}
+	if persN > 0 {
+		res.Forecast.PersistenceMAE = persErr / float64(persN)
 	}
 	oracle := oracleMetric(g.y, lead)
 	for i, v := range g.y {

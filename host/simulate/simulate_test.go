@@ -564,3 +564,73 @@ func TestOracleTolerance(t *testing.T) {
 		t.Errorf("oracle counts %v, want [10 9 11]", tr.spec)
 	}
 }
+
+// TestAnchor: anchoring shifts the forecast by current − yhat(now), the
+// current value being the step's demand.
+func TestAnchor(t *testing.T) {
+	y := concat(repeat(20, 20), repeat(50, 15), repeat(20, 15))
+	s := trace(time.Minute, y...)
+	// |y[i] − y[i−3]| over the scored minutes 15..49: 30 at 20, 21, 22 and
+	// at 35, 36, 37.
+	const persistence = 6 * 30.0 / 35
+
+	// A perfect forecast 7 too high, anchored: r = −7 everywhere, so the
+	// arm reads the truth and is the oracle (TestStepChange).
+	biased := make([]float64, len(y))
+	for i, v := range y {
+		biased[i] = v + 7
+	}
+	o := options(s, newPerfect(s.T, biased, 0))
+	o.Decision.Anchor = true
+	res := run(t, o)
+	checkMetrics(t, "predictive (biased, anchored)", res.Predictive, res.Oracle)
+	if res.Forecast.MAE != 7 || res.Forecast.LeadMAE != 0 || !near(res.Forecast.PersistenceMAE, persistence) || res.Forecast.AnchoredMinutes != 35 {
+		t.Errorf("forecast stats %+v, want MAE 7, lead MAE 0, persistence %g, 35 anchored minutes", res.Forecast, persistence)
+	}
+	if !res.Settings.Anchor {
+		t.Error("settings do not echo the anchor")
+	}
+	// Not anchored, the bias costs replicas: 27 → 3, 57 → 6 replicas.
+	o.Decision.Anchor = false
+	res = run(t, o)
+	if res.Predictive.ReplicaHours <= res.Oracle.ReplicaHours || res.Forecast.LeadMAE != 7 || res.Forecast.AnchoredMinutes != 0 {
+		t.Errorf("biased, not anchored: %+v %+v", res.Predictive, res.Forecast)
+	}
+
+	// A constant forecast of 0, anchored, is the current demand over the
+	// whole window: the arm is reactive, and its forecast at the lead is
+	// persistence.
+	o = options(s, constant{0})
+	o.Decision.Anchor = true
+	res = run(t, o)
+	checkMetrics(t, "predictive (zero, anchored)", res.Predictive, res.Reactive)
+	if !near(res.Forecast.LeadMAE, persistence) || !near(res.Forecast.PersistenceMAE, persistence) {
+		t.Errorf("lead MAE %g, persistence %g, want both %g", res.Forecast.LeadMAE, res.Forecast.PersistenceMAE, persistence)
+	}
+	// With a half-life of the lead, the shift at the lead is halved: the
+	// forecast at the lead is y[i−3]/2. Max aggregation still reads the
+	// full shift at now: reactive.
+	o.Decision.AnchorHalfLife = o.Lead
+	res = run(t, o)
+	checkMetrics(t, "predictive (zero, anchored, half-life)", res.Predictive, res.Reactive)
+	var want float64
+	for i := 15; i < len(y); i++ {
+		want += math.Abs(y[i-3]/2 - y[i])
+	}
+	want /= 35
+	if !near(res.Forecast.LeadMAE, want) || res.Settings.AnchorHalfLifeSeconds != 180 {
+		t.Errorf("lead MAE %g, want %g; settings %+v", res.Forecast.LeadMAE, want, res.Settings)
+	}
+	// Last aggregation reads the halved shift: 20 → 10, 1 replica instead of 2.
+	o.Decision.Aggregation = decision.AggLast
+	res = run(t, o)
+	if res.Predictive.ReplicaHours >= res.Reactive.ReplicaHours {
+		t.Errorf("half-life with last aggregation: predictive %+v, reactive %+v", res.Predictive, res.Reactive)
+	}
+
+	// Validation goes through the decision options.
+	o.Decision.AnchorHalfLife = -time.Second
+	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "anchor half-life") {
+		t.Errorf("negative half-life: %v", err)
+	}
+}

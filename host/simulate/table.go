@@ -21,6 +21,12 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if s.ReactiveFloor {
 		floor = ", reactive floor"
 	}
+	if s.Anchor {
+		floor += ", anchored to the current demand"
+		if s.AnchorHalfLifeSeconds > 0 {
+			floor += " (half-life " + dur(s.AnchorHalfLifeSeconds) + ")"
+		}
+	}
 	fc := s.Forecaster
 	if fc == "" {
 		fc = "forecaster"
@@ -48,6 +54,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 	f := r.Forecast
 	fmt.Fprintf(b, "\nforecast    %d trainings (%d skipped); MAE %s; the forecast set the metric %s min, the floor %s min, none %s min\n",
 		f.Trainings, f.SkippedTrainings, num(f.MAE), num(f.ForecastMinutes), num(f.FloorMinutes), num(f.UnavailableMinutes))
+	anchored := ""
+	if s.Anchor {
+		anchored = fmt.Sprintf(" (anchored %s min)", num(f.AnchoredMinutes))
+	}
+	fmt.Fprintf(b, "            MAE at the lead %s%s; persistence (the demand a lead earlier) %s\n", num(f.LeadMAE), anchored, num(f.PersistenceMAE))
 
 	if r.Curves != nil {
 		b.WriteString("\ntrade-off: under-provisioned minutes / replica-hours by target utilisation\n")
