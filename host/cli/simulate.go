@@ -32,6 +32,8 @@ type SimulateOptions struct {
 	Aggregation       string
 	Bound             string
 	ReactiveFloor     bool
+	Anchor            bool
+	AnchorHalfLife    string
 	Min, Max, Initial int
 	Sweep             bool
 	Utilizations      []float64
@@ -54,7 +56,8 @@ capacity × target utilisation (10 % tolerance), new replicas ready only after
   reactive    the HPA on the current value;
   predictive  a forecaster plugin retrained every --retrain on the trailing
               --train, read over [now, now + lead] exactly as the PPA scaler
-              reads it (--aggregation, --bound, --reactive-floor);
+              reads it (--aggregation, --bound, --reactive-floor,
+              --anchor);
   oracle      perfect knowledge of the demand over the lead: the limit.
 
 The first --train (plus the lead or the stabilisation window) is warm-up and
@@ -85,6 +88,8 @@ closes. Progress goes to stderr.`,
 	f.StringVar(&o.Aggregation, "aggregation", string(decision.AggMax), "aggregation of the forecast over the lead: max, mean or last")
 	f.StringVar(&o.Bound, "bound", string(decision.BoundYhat), "forecast series read: yhat, upper or lower")
 	f.BoolVar(&o.ReactiveFloor, "reactive-floor", false, "use max(forecast, current value), and the current value when the forecast is unusable")
+	f.BoolVar(&o.Anchor, "anchor", false, "shift the forecast by current value − forecast at now before reading it (the scaler's anchor key)")
+	f.StringVar(&o.AnchorHalfLife, "anchor-half-life", "0", "with --anchor, halve the shift every this much ahead of now (0: the full shift over the lead)")
 	f.IntVar(&o.Min, "min", def.MinReplicas, "minimum replicas")
 	f.IntVar(&o.Max, "max", 0, "maximum replicas (0: no limit)")
 	f.IntVar(&o.Initial, "initial-replicas", 0, "replicas at the start of the trace (0: what the HPA picks for the first value)")
@@ -102,8 +107,8 @@ closes. Progress goes to stderr.`,
 // the forecaster.
 func (o *SimulateOptions) options() (simulate.Options, error) {
 	s := simulate.DefaultOptions()
-	if o.Format != formatTable && o.Format != formatJSON {
-		return s, fmt.Errorf("--format %q: want table or json", o.Format)
+	if err := checkTableOrJSON(o.Format); err != nil {
+		return s, err
 	}
 	if o.Plot != "" {
 		if _, err := plot.FormatOf(o.Plot); err != nil {
@@ -113,8 +118,11 @@ func (o *SimulateOptions) options() (simulate.Options, error) {
 	for _, d := range []struct {
 		flag, value string
 		dst         *time.Duration
-	}{{"lead", o.Lead, &s.Lead}, {"train", o.Train, &s.Train}, {"retrain", o.Retrain, &s.Retrain}, {"stabilization", o.Stabilization, &s.Stabilization}} {
+	}{{"lead", o.Lead, &s.Lead}, {"train", o.Train, &s.Train}, {"retrain", o.Retrain, &s.Retrain}, {"stabilization", o.Stabilization, &s.Stabilization}, {"anchor-half-life", o.AnchorHalfLife, &s.Decision.AnchorHalfLife}} {
 		v, err := abi.ParseDuration(d.value)
+		if err == nil && v < 0 {
+			err = fmt.Errorf("%s is negative", d.value)
+		}
 		if err != nil {
 			return s, fmt.Errorf("--%s: %w", d.flag, err)
 		}
@@ -128,6 +136,7 @@ func (o *SimulateOptions) options() (simulate.Options, error) {
 		return s, fmt.Errorf("--bound: %w", err)
 	}
 	s.Decision.ReactiveFloor = o.ReactiveFloor
+	s.Decision.Anchor = o.Anchor
 	s.CapacityPerReplica = o.Capacity
 	s.TargetUtilization = o.TargetUtilization
 	s.Tolerance = o.Tolerance

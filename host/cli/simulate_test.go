@@ -89,7 +89,7 @@ func TestSimulateCommand(t *testing.T) {
 
 	dir := t.TempDir()
 	plotPath := filepath.Join(dir, "sim.png")
-	out, stderr, err = runSim(app, append(base, "--sweep", "--utilizations", "0.6,0.8,1", "--format", "json", "--plot", plotPath, "--bound", "upper", "--aggregation", "mean")...)
+	out, stderr, err = runSim(app, append(base, "--sweep", "--utilizations", "0.6,0.8,1", "--format", "json", "--plot", plotPath, "--bound", "upper", "--aggregation", "mean", "--anchor", "--anchor-half-life", "30m")...)
 	if err != nil {
 		t.Fatalf("simulate --sweep: %v\n%s", err, stderr)
 	}
@@ -112,7 +112,8 @@ func TestSimulateCommand(t *testing.T) {
 	if _, ok := doc.AtEqual["gap_closed"]; !ok {
 		t.Errorf("at_equal_replica_hours: %v", doc.AtEqual)
 	}
-	if doc.Settings["bound"] != "upper" || doc.Settings["aggregation"] != "mean" || doc.Settings["lead_seconds"] != float64(900) || doc.Trace["gap_minutes"] != float64(60) {
+	if doc.Settings["bound"] != "upper" || doc.Settings["aggregation"] != "mean" || doc.Settings["lead_seconds"] != float64(900) || doc.Trace["gap_minutes"] != float64(60) ||
+		doc.Settings["anchor"] != true || doc.Settings["anchor_half_life_seconds"] != float64(1800) {
 		t.Errorf("settings %v, trace %v", doc.Settings, doc.Trace)
 	}
 	f, err := os.Open(plotPath)
@@ -142,6 +143,7 @@ func TestSimulateCommandErrors(t *testing.T) {
 		{[]string{"--aggregation", "p99"}, "--aggregation"},
 		{[]string{"--bound", "median"}, "--bound"},
 		{[]string{"--lead", "soon"}, "--lead"},
+		{[]string{"--anchor", "--anchor-half-life", "-5m"}, "--anchor-half-life: -5m is negative"},
 		{[]string{"--plot", "x.gif"}, "--plot"},
 		{[]string{"--param", "nope=1"}, `parameter "nope"`},
 		{[]string{"--target-utilization", "1.5"}, "target utilization"},
