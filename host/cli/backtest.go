@@ -118,8 +118,8 @@ func parseDurationFlag(name, v string, def time.Duration) (time.Duration, error)
 
 // validate checks the flags that need no file or plugin.
 func (o *BacktestOptions) validate() (map[string]string, error) {
-	if o.Format != formatTable && o.Format != formatJSON {
-		return nil, fmt.Errorf("--format %q: want table or json", o.Format)
+	if err := checkTableOrJSON(o.Format); err != nil {
+		return nil, err
 	}
 	if o.Plot != "" {
 		if _, err := plot.FormatOf(o.Plot); err != nil {

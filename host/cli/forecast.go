@@ -137,6 +137,14 @@ func (o *ForecastOptions) validate() (time.Duration, map[string]string, error) {
 	return freq, kv, nil
 }
 
+// checkTableOrJSON checks a --format flag that takes table or json.
+func checkTableOrJSON(format string) error {
+	if format != formatTable && format != formatJSON {
+		return fmt.Errorf("--format %q: want table or json", format)
+	}
+	return nil
+}
+
 // pluginFlags are the flags that choose and configure a forecaster plugin,
 // the same in every command that runs one (forecast, backtest, simulate,
 // up).

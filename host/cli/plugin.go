@@ -128,8 +128,8 @@ type PluginInfo struct {
 
 // Run loads the plugin and writes its information to w.
 func (o *PluginInspectOptions) Run(ctx context.Context, app *App, w io.Writer) error {
-	if o.Format != formatTable && o.Format != formatJSON {
-		return fmt.Errorf("--format %q: want table or json", o.Format)
+	if err := checkTableOrJSON(o.Format); err != nil {
+		return err
 	}
 	wasm, err := app.PluginBytes(o.Plugin)
 	if err != nil {

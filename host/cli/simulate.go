@@ -107,8 +107,8 @@ closes. Progress goes to stderr.`,
 // the forecaster.
 func (o *SimulateOptions) options() (simulate.Options, error) {
 	s := simulate.DefaultOptions()
-	if o.Format != formatTable && o.Format != formatJSON {
-		return s, fmt.Errorf("--format %q: want table or json", o.Format)
+	if err := checkTableOrJSON(o.Format); err != nil {
+		return s, err
 	}
 	if o.Plot != "" {
 		if _, err := plot.FormatOf(o.Plot); err != nil {

@@ -71,8 +71,8 @@ environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, MINIO_ROOT_USER/...).`,
 
 // Run trains, stores and prints the result to w.
 func (o *TrainOptions) Run(ctx context.Context, app *App, w io.Writer) error {
-	if o.Format != formatTable && o.Format != formatJSON {
-		return fmt.Errorf("--format %q: want table or json", o.Format)
+	if err := checkTableOrJSON(o.Format); err != nil {
+		return err
 	}
 	opts, err := o.Flags.Options(app.now)
 	if err != nil {
@@ -190,8 +190,8 @@ under a stored version are refused.`,
 
 // Run pushes the plugin and prints what the store holds.
 func (o *PluginPushOptions) Run(ctx context.Context, app *App, w io.Writer) error {
-	if o.Format != formatTable && o.Format != formatJSON {
-		return fmt.Errorf("--format %q: want table or json", o.Format)
+	if err := checkTableOrJSON(o.Format); err != nil {
+		return err
 	}
 	wasm, err := app.PluginBytes(o.Plugin)
 	if err != nil {
