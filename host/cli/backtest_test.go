@@ -152,11 +152,7 @@ func TestBacktestErrors(t *testing.T) {
 	bt := func(extra ...string) []string {
 		return append([]string{"backtest", "--data", backtestData}, extra...)
 	}
-	tests := []struct {
-		name string
-		args []string
-		want []string
-	}{
+	tests := []errorCase{
 		{"horizon missing", bt(), []string{`required flag(s) "horizon" not set`}},
 		{"data missing", []string{"backtest", "--horizon", "1h"}, []string{`required flag(s) "data" not set`}},
 		{"horizon unparsable", bt("--horizon", "soon"), []string{"--horizon: invalid duration", `"soon"`}},
@@ -178,19 +174,7 @@ func TestBacktestErrors(t *testing.T) {
 		{"missing file", []string{"backtest", "--data", "testdata/nope.csv", "--horizon", "1h"}, []string{"open testdata/nope.csv"}},
 		{"one observation", []string{"backtest", "--data", "testdata/too_few.csv", "--horizon", "1h"}, []string{"testdata/too_few.csv: 1 observed values, need at least 2"}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			out, _, err := run(newApp(ps), tc.args...)
-			if err == nil {
-				t.Fatalf("ppa %s succeeded:\n%s", strings.Join(tc.args, " "), out)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
-		})
-	}
+	runErrorCases(t, ps, tests)
 }
 
 func TestDefaultSeason(t *testing.T) {

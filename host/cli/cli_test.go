@@ -82,6 +82,33 @@ func run(app *App, args ...string) (stdout, stderr string, err error) {
 	return out.String(), errb.String(), err
 }
 
+// errorCase is a ppa command line that must fail with an error containing
+// every string of want.
+type errorCase struct {
+	name string
+	args []string
+	want []string
+}
+
+// runErrorCases runs each case as a subtest, with ps as the built-in
+// plugins.
+func runErrorCases(t *testing.T, ps map[string][]byte, tests []errorCase) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, _, err := run(newApp(ps), tc.args...)
+			if err == nil {
+				t.Fatalf("ppa %s succeeded:\n%s", strings.Join(tc.args, " "), out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
 var (
 	digestRe     = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
 	sizeRe       = regexp.MustCompile(`(size +|"size": |module of )[0-9]+`)
@@ -256,11 +283,7 @@ func TestErrors(t *testing.T) {
 	fc := func(data string, extra ...string) []string {
 		return append([]string{"forecast", "--data", data, "--periods", "3", "--freq", "1h"}, extra...)
 	}
-	tests := []struct {
-		name string
-		args []string
-		want []string
-	}{
+	tests := []errorCase{
 		{"missing header", fc("testdata/no_header.csv"), []string{"testdata/no_header.csv: line 1: header", "must name the columns ds and y"}},
 		{"unparsable timestamp", fc("testdata/bad_time.csv"), []string{"testdata/bad_time.csv: line 5: ds:", `"yesterday"`}},
 		{"unparsable value", fc("testdata/bad_value.csv"), []string{"line 3: y:", `"lots"`}},
@@ -286,19 +309,7 @@ func TestErrors(t *testing.T) {
 		{"verify missing file", []string{"plugin", "verify", "./nope.wasm"}, []string{"plugin: open ./nope.wasm"}},
 		{"inspect bad format", []string{"plugin", "inspect", "seasonal-naive", "--format", "yaml"}, []string{`--format "yaml"`}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			out, _, err := run(newApp(ps), tc.args...)
-			if err == nil {
-				t.Fatalf("ppa %s succeeded:\n%s", strings.Join(tc.args, " "), out)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
-		})
-	}
+	runErrorCases(t, ps, tests)
 }
 
 func TestExecuteExitCodes(t *testing.T) {

@@ -283,11 +283,7 @@ func TestUpErrors(t *testing.T) {
 	up := func(extra ...string) []string {
 		return append([]string{"up", "--store", t.TempDir(), "--http-port", "0", "--grpc-port", "0", "--scaler-port", "0", "--retrain", "0"}, extra...)
 	}
-	tests := []struct {
-		name string
-		args []string
-		want []string
-	}{
+	tests := []errorCase{
 		{"no data", up(), []string{"no data: give --data FILE.csv or --prometheus URL --query PROMQL"}},
 		{"alias local", append([]string{"local"}, up()[1:]...), []string{"no data: give --data FILE.csv"}},
 		{"two sources", up("--data", data, "--prometheus", "http://127.0.0.1:1", "--query", "up"), []string{"give one data source, not both"}},
@@ -306,19 +302,7 @@ func TestUpErrors(t *testing.T) {
 		{"scaler port in use", up("--data", data, "--scaler-port", busyPort), []string{"local: scaler: listen tcp 127.0.0.1:" + busyPort}},
 		{"runtime port in use", up("--data", data, "--http-port", busyPort), []string{"runtime: http: listen tcp 127.0.0.1:" + busyPort}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			out, _, err := run(newApp(ps), tc.args...)
-			if err == nil {
-				t.Fatalf("ppa %s succeeded:\n%s", strings.Join(tc.args, " "), out)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
-		})
-	}
+	runErrorCases(t, ps, tests)
 }
 
 func TestDefaultStore(t *testing.T) {
