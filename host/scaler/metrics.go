@@ -19,23 +19,14 @@ type Metrics struct {
 // NewMetrics registers the scaler's metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	labels := []string{"scaledobject", "model"}
+	gauge := func(name, help string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "ppa", Subsystem: "scaler", Name: name, Help: help}, labels)
+	}
 	m := &Metrics{
-		forecastValue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "ppa", Subsystem: "scaler", Name: "forecast_value",
-			Help: "Forecast-based metric value (aggregated bound over the horizon) last computed.",
-		}, labels),
-		reactiveValue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "ppa", Subsystem: "scaler", Name: "reactive_value",
-			Help: "Current value of the reactive query last read.",
-		}, labels),
-		servedValue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "ppa", Subsystem: "scaler", Name: "served_value",
-			Help: "Metric value last returned to KEDA.",
-		}, labels),
-		age: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "ppa", Subsystem: "scaler", Name: "forecast_age_seconds",
-			Help: "Age of the cached forecast used by the last evaluation.",
-		}, labels),
+		forecastValue: gauge("forecast_value", "Forecast-based metric value (aggregated bound over the horizon) last computed."),
+		reactiveValue: gauge("reactive_value", "Current value of the reactive query last read."),
+		servedValue:   gauge("served_value", "Metric value last returned to KEDA."),
+		age:           gauge("forecast_age_seconds", "Age of the cached forecast used by the last evaluation."),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "ppa", Subsystem: "scaler", Name: "errors_total",
 			Help: "Evaluation problems by reason (runtime_error, runtime_timeout, model_not_found, no_endpoint, stale, no_forecast, no_interval, no_current, prometheus).",
