@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -14,8 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	"github.com/ppa-autoscaler/ppa/test/testenv"
 )
 
 // fakeClock is a settable clock.
@@ -91,19 +91,7 @@ func ramp(t time.Time) (float64, float64, float64) {
 // startScaler serves s on a loopback port and returns a KEDA client.
 func startScaler(t testing.TB, s *Server) externalscaler.ExternalScalerClient {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer()
-	externalscaler.RegisterExternalScalerServer(g, s)
-	go func() { _ = g.Serve(lis) }()
-	t.Cleanup(g.Stop)
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
+	cc := testenv.ServeGRPC(t, func(g grpc.ServiceRegistrar) { externalscaler.RegisterExternalScalerServer(g, s) })
 	return externalscaler.NewExternalScalerClient(cc)
 }
 

@@ -14,7 +14,6 @@ import (
 	"github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/ppa-autoscaler/ppa/abi"
@@ -180,19 +179,7 @@ func startKEDAScaler(t *testing.T, cfg scaler.Config) (*scaler.Server, externals
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer()
-	externalscaler.RegisterExternalScalerServer(g, s)
-	go func() { _ = g.Serve(lis) }()
-	t.Cleanup(g.Stop)
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
+	cc := testenv.ServeGRPC(t, func(g grpc.ServiceRegistrar) { externalscaler.RegisterExternalScalerServer(g, s) })
 	return s, externalscaler.NewExternalScalerClient(cc)
 }
 
