@@ -27,6 +27,7 @@ const (
 	KeyPrometheusAddress = "prometheusAddress"
 	KeyMaxForecastAge    = "maxForecastAge"
 	KeyRuntimeAddress    = "runtimeAddress"
+	KeyAnchor            = "anchor"
 )
 
 // Mode says whether the scaler steers the workload.
@@ -73,6 +74,10 @@ type Trigger struct {
 	MaxForecastAge time.Duration
 	// RuntimeAddress overrides the runtime endpoint for this trigger.
 	RuntimeAddress string
+	// Anchor shifts the forecast by the current residual, current value −
+	// forecast at now, before it is read (decision.Options.Anchor). The
+	// current value comes from ReactiveQuery, which it therefore requires.
+	Anchor bool
 }
 
 // HasFloor reports whether a reactive value is configured.
@@ -163,6 +168,15 @@ func ParseTrigger(scaledObject, defaultNamespace string, md map[string]string) (
 		}
 	}
 	t.RuntimeAddress, _ = get(KeyRuntimeAddress)
+	if v, ok := get(KeyAnchor); ok {
+		switch {
+		case strings.EqualFold(v, "true"):
+			t.Anchor = true
+		case strings.EqualFold(v, "false"):
+		default:
+			return nil, fmt.Errorf("metadata %q: %q is not true or false", KeyAnchor, v)
+		}
+	}
 	return t, t.Validate()
 }
 
@@ -173,6 +187,9 @@ func (t *Trigger) Validate() error {
 	}
 	if (t.ReactiveQuery == "") != (t.PrometheusAddress == "") {
 		return fmt.Errorf("metadata %q and %q go together: set both for a reactive floor, or neither", KeyReactiveQuery, KeyPrometheusAddress)
+	}
+	if t.Anchor && !t.HasFloor() {
+		return fmt.Errorf("metadata %q: anchoring shifts the forecast to the current value, so %q and %q are required", KeyAnchor, KeyReactiveQuery, KeyPrometheusAddress)
 	}
 	if t.Mode == ModeForecastOnly && !t.HasFloor() {
 		return fmt.Errorf("metadata %q: forecastOnly returns the reactive value, so %q and %q are required", KeyMode, KeyReactiveQuery, KeyPrometheusAddress)
@@ -204,5 +221,6 @@ func (t *Trigger) Options() decision.Options {
 		Horizon:        t.Horizon,
 		ReactiveFloor:  t.HasFloor(),
 		MaxForecastAge: t.MaxForecastAge,
+		Anchor:         t.Anchor,
 	}
 }

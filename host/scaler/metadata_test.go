@@ -48,6 +48,23 @@ func TestParseTrigger(t *testing.T) {
 				t.Fatalf("trigger %+v", tr)
 			}
 		}},
+		{name: "anchor", md: base("anchor", "TRUE", "reactiveQuery", "up", "prometheusAddress", "http://p:9090"), ns: "a", check: func(t *testing.T, tr *Trigger) {
+			if o := tr.Options(); !tr.Anchor || !o.Anchor || !o.ReactiveFloor || o.AnchorHalfLife != 0 {
+				t.Fatalf("trigger %+v, options %+v", tr, o)
+			}
+		}},
+		{name: "anchor false", md: base("anchor", "false"), ns: "a", check: func(t *testing.T, tr *Trigger) {
+			if tr.Anchor || tr.Options().Anchor {
+				t.Fatalf("trigger %+v", tr)
+			}
+		}},
+		{name: "anchor off by default", md: base("reactiveQuery", "up", "prometheusAddress", "http://p:9090"), ns: "a", check: func(t *testing.T, tr *Trigger) {
+			if tr.Anchor || tr.Options().Anchor {
+				t.Fatalf("trigger %+v", tr)
+			}
+		}},
+		{name: "anchor not a boolean", md: base("anchor", "yes", "reactiveQuery", "up", "prometheusAddress", "http://p:9090"), ns: "a", wantErr: `metadata "anchor": "yes" is not true or false`},
+		{name: "anchor without floor", md: base("anchor", "true"), ns: "a", wantErr: `metadata "anchor": anchoring shifts the forecast to the current value, so "reactiveQuery" and "prometheusAddress" are required`},
 		{name: "missing model", md: map[string]string{"targetValue": "1"}, ns: "a", wantErr: `metadata "modelName" is required`},
 		{name: "missing target", md: map[string]string{"modelName": "x"}, ns: "a", wantErr: `metadata "targetValue" is required`},
 		{name: "zero target", md: base("targetValue", "0"), ns: "a", wantErr: `metadata "targetValue": "0" is not a positive number`},

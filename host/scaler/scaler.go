@@ -227,6 +227,9 @@ func (s *Server) Evaluate(ctx context.Context, t *Trigger) (Evaluation, error) {
 		return ev, status.Errorf(codes.Unavailable, "scaledobject %s: model %s: %v", t.ScaledObject, t.ModelKey(), err)
 	}
 	ev.Decision = d
+	if d.AnchorSkipped && in.HasCurrent {
+		s.cfg.Logger.Warn("forecast not anchored: it has no yhat at now", "scaledobject", t.ScaledObject, "model", t.ModelKey())
+	}
 	if !math.IsNaN(d.Forecast) {
 		s.cfg.Metrics.forecast(t, d.Forecast)
 	}
