@@ -306,6 +306,7 @@ func TestReadmeTriggerKeys(t *testing.T) {
 		{scaler.KeyPrometheusAddress, ""},
 		{scaler.KeyMaxForecastAge, "`" + shortDuration(scaler.DefaultMaxForecastAge.String()) + "`"},
 		{scaler.KeyRuntimeAddress, "the scaler's `--runtime-address`, else the Model's `status.endpoint`"},
+		{scaler.KeyAnchor, fmt.Sprintf("`%t`", probe.Anchor)},
 	} {
 		row, ok := rows[tt.key]
 		if !ok {
