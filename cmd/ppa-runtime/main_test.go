@@ -2,12 +2,10 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,9 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ppa-autoscaler/ppa/abi"
-	"github.com/ppa-autoscaler/ppa/host/engine"
-	"github.com/ppa-autoscaler/ppa/host/store"
+	"github.com/ppa-autoscaler/ppa/internal/teststore"
 	"github.com/ppa-autoscaler/ppa/internal/testwasm"
 	"github.com/ppa-autoscaler/ppa/test/testenv"
 )
@@ -59,62 +55,12 @@ func buildBinary(t *testing.T) string {
 	return binPath
 }
 
-// localStore writes a seasonal-naive model team-a/cpu into a new local
-// store and returns the store's directory and the model's version.
-func localStore(t *testing.T) (string, string) {
-	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := store.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wasm := testwasm.Build(t, "./plugins/seasonalnaive/wasm")
-	eng, err := engine.New(ctx, engine.NewConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close(ctx)
-	p, err := eng.Load(ctx, wasm, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	meta, err := st.PutPlugin(ctx, store.PluginMeta{Name: p.Description().Name, Version: p.Description().Version,
-		ABIVersion: abi.VersionString(p.ABIVersion()), Description: p.Description()}, wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	end := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	n := 2 * 1440
-	ts := make([]int64, n)
-	ys := make([]float64, n)
-	for i := range n {
-		ts[i] = end.Add(-time.Duration(n-1-i) * time.Minute).UnixMilli()
-		ys[i] = 100 + 50*math.Sin(2*math.Pi*float64(i%1440)/1440)
-	}
-	resp, err := p.Train(ctx, &abi.TrainRequest{Timestamps: ts, Values: ys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	man, err := st.PutModel(ctx, store.Manifest{
-		Model:   store.ModelRef{Namespace: "team-a", Name: "cpu"},
-		Version: "v0001",
-		Plugin:  store.PluginRef{Name: meta.Name, Version: meta.Version, SHA256: meta.SHA256},
-		Data:    store.DataWindow{Source: "test", Start: time.UnixMilli(ts[0]), End: end, Step: store.Duration(time.Minute), Points: n},
-		Gate:    store.Gate{Accepted: true},
-	}, resp.Model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir, man.Version
-}
-
 // TestBinaryServesAndStopsOnSIGTERM runs the binary as a child process:
 // it serves REST on the given port, answers a forecast, and exits 0 on
 // SIGTERM.
 func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
 	bin := buildBinary(t)
-	dir, version := localStore(t)
+	dir, version := teststore.SeasonalNaive(t)
 	httpPort, grpcPort := testenv.FreePort(t), testenv.FreePort(t)
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "--store", dir, "--model", "team-a/cpu", "--listen-address", "127.0.0.1",

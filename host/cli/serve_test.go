@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"math"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -13,10 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ppa-autoscaler/ppa/abi"
-	"github.com/ppa-autoscaler/ppa/host/engine"
-	"github.com/ppa-autoscaler/ppa/host/store"
-	"github.com/ppa-autoscaler/ppa/internal/testwasm"
+	"github.com/ppa-autoscaler/ppa/internal/teststore"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
@@ -37,60 +33,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// serveStore writes a seasonal-naive model team-a/cpu into a new local
-// store and returns its directory.
-func serveStore(t *testing.T) string {
-	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := store.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wasm := testwasm.Build(t, "./plugins/seasonalnaive/wasm")
-	eng, err := engine.New(ctx, engine.NewConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close(ctx)
-	p, err := eng.Load(ctx, wasm, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := p.Description()
-	meta, err := st.PutPlugin(ctx, store.PluginMeta{Name: d.Name, Version: d.Version, ABIVersion: abi.VersionString(p.ABIVersion()), Description: d}, wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	end := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	n := 2 * 1440
-	ts := make([]int64, n)
-	ys := make([]float64, n)
-	for i := range n {
-		ts[i] = end.Add(-time.Duration(n-1-i) * time.Minute).UnixMilli()
-		ys[i] = 100 + 50*math.Sin(2*math.Pi*float64(i%1440)/1440)
-	}
-	resp, err := p.Train(ctx, &abi.TrainRequest{Timestamps: ts, Values: ys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = st.PutModel(ctx, store.Manifest{
-		Model:   store.ModelRef{Namespace: "team-a", Name: "cpu"},
-		Version: "v0001",
-		Plugin:  store.PluginRef{Name: meta.Name, Version: meta.Version, SHA256: meta.SHA256},
-		Data:    store.DataWindow{Source: "test", Start: time.UnixMilli(ts[0]), End: end, Step: store.Duration(time.Minute), Points: n},
-		Gate:    store.Gate{Accepted: true},
-	}, resp.Model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // TestServe runs `ppa serve` in-process on free loopback ports, asks for
 // a forecast anchored by the app's clock, and stops it by cancelling.
 func TestServe(t *testing.T) {
-	dir := serveStore(t)
+	dir, _ := teststore.SeasonalNaive(t)
 	now := time.Date(2026, 3, 2, 8, 30, 45, 0, time.UTC)
 	out, errs := &syncBuffer{}, &syncBuffer{}
 	app := &App{Out: out, Err: errs, Now: func() time.Time { return now }, Getenv: func(string) string { return "" }}
