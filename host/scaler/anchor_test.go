@@ -50,6 +50,9 @@ func TestAnchor(t *testing.T) {
 		{name: "between points", now: t0.Add(30 * time.Second), md: with("anchor", "true"), reactive: &fakeReactive{v: 130}, want: 175, residual: 25},
 		// r = 60 − 100 = −40: mean of 60..110 is 85, above the floor 60.
 		{name: "negative residual", now: t0, md: with("anchor", "true", "aggregation", "mean"), reactive: &fakeReactive{v: 60}, want: 85, residual: -40},
+		// Half-life 1m: r = +30 adds 30, 15, 7.5, 3.75, 1.875, 0.9375 to
+		// 100..150: 130, 125, 127.5, 133.75, 141.875, 150.9375.
+		{name: "half-life", now: t0, md: with("anchor", "true", "anchorHalfLife", "1m"), reactive: &fakeReactive{v: 130}, want: 150.9375, residual: 30},
 		// Prometheus down: neither floor nor anchor, the forecast alone.
 		{name: "prometheus down", now: t0, md: with("anchor", "true"), reactive: &fakeReactive{err: errors.New("refused")}, want: 150, residual: math.NaN(), skipped: true},
 	}

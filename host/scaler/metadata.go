@@ -28,6 +28,7 @@ const (
 	KeyMaxForecastAge    = "maxForecastAge"
 	KeyRuntimeAddress    = "runtimeAddress"
 	KeyAnchor            = "anchor"
+	KeyAnchorHalfLife    = "anchorHalfLife"
 )
 
 // Mode says whether the scaler steers the workload.
@@ -78,6 +79,9 @@ type Trigger struct {
 	// forecast at now, before it is read (decision.Options.Anchor). The
 	// current value comes from ReactiveQuery, which it therefore requires.
 	Anchor bool
+	// AnchorHalfLife fades the anchoring shift out ahead of now
+	// (decision.Options.AnchorHalfLife); zero keeps the full shift.
+	AnchorHalfLife time.Duration
 }
 
 // HasFloor reports whether a reactive value is configured.
@@ -177,6 +181,11 @@ func ParseTrigger(scaledObject, defaultNamespace string, md map[string]string) (
 			return nil, fmt.Errorf("metadata %q: %q is not true or false", KeyAnchor, v)
 		}
 	}
+	if v, ok := get(KeyAnchorHalfLife); ok {
+		if t.AnchorHalfLife, err = abi.ParseDuration(v); err != nil || t.AnchorHalfLife < 0 {
+			return nil, fmt.Errorf("metadata %q: %q is not a duration of 0 or more", KeyAnchorHalfLife, v)
+		}
+	}
 	return t, t.Validate()
 }
 
@@ -190,6 +199,9 @@ func (t *Trigger) Validate() error {
 	}
 	if t.Anchor && !t.HasFloor() {
 		return fmt.Errorf("metadata %q: anchoring shifts the forecast to the current value, so %q and %q are required", KeyAnchor, KeyReactiveQuery, KeyPrometheusAddress)
+	}
+	if t.AnchorHalfLife > 0 && !t.Anchor {
+		return fmt.Errorf("metadata %q applies to anchoring: set %q to true, or leave it out", KeyAnchorHalfLife, KeyAnchor)
 	}
 	if t.Mode == ModeForecastOnly && !t.HasFloor() {
 		return fmt.Errorf("metadata %q: forecastOnly returns the reactive value, so %q and %q are required", KeyMode, KeyReactiveQuery, KeyPrometheusAddress)
@@ -222,5 +234,6 @@ func (t *Trigger) Options() decision.Options {
 		ReactiveFloor:  t.HasFloor(),
 		MaxForecastAge: t.MaxForecastAge,
 		Anchor:         t.Anchor,
+		AnchorHalfLife: t.AnchorHalfLife,
 	}
 }

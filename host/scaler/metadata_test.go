@@ -63,6 +63,13 @@ func TestParseTrigger(t *testing.T) {
 				t.Fatalf("trigger %+v", tr)
 			}
 		}},
+		{name: "anchor half-life", md: base("anchor", "true", "anchorHalfLife", "5m", "reactiveQuery", "up", "prometheusAddress", "http://p:9090"), ns: "a", check: func(t *testing.T, tr *Trigger) {
+			if o := tr.Options(); !o.Anchor || o.AnchorHalfLife != 5*time.Minute {
+				t.Fatalf("options %+v", o)
+			}
+		}},
+		{name: "anchor half-life without anchor", md: base("anchorHalfLife", "5m", "reactiveQuery", "up", "prometheusAddress", "http://p:9090"), ns: "a", wantErr: `metadata "anchorHalfLife" applies to anchoring: set "anchor" to true`},
+		{name: "bad anchor half-life", md: base("anchor", "true", "anchorHalfLife", "-5m", "reactiveQuery", "up", "prometheusAddress", "http://p:9090"), ns: "a", wantErr: `metadata "anchorHalfLife": "-5m" is not a duration`},
 		{name: "anchor not a boolean", md: base("anchor", "yes", "reactiveQuery", "up", "prometheusAddress", "http://p:9090"), ns: "a", wantErr: `metadata "anchor": "yes" is not true or false`},
 		{name: "anchor without floor", md: base("anchor", "true"), ns: "a", wantErr: `metadata "anchor": anchoring shifts the forecast to the current value, so "reactiveQuery" and "prometheusAddress" are required`},
 		{name: "missing model", md: map[string]string{"targetValue": "1"}, ns: "a", wantErr: `metadata "modelName" is required`},

@@ -307,6 +307,7 @@ func TestReadmeTriggerKeys(t *testing.T) {
 		{scaler.KeyMaxForecastAge, "`" + shortDuration(scaler.DefaultMaxForecastAge.String()) + "`"},
 		{scaler.KeyRuntimeAddress, "the scaler's `--runtime-address`, else the Model's `status.endpoint`"},
 		{scaler.KeyAnchor, fmt.Sprintf("`%t`", probe.Anchor)},
+		{scaler.KeyAnchorHalfLife, fmt.Sprintf("`%d`", probe.AnchorHalfLife)},
 	} {
 		row, ok := rows[tt.key]
 		if !ok {
