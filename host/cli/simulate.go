@@ -95,6 +95,9 @@ closes. Progress goes to stderr.`,
 	f.IntVar(&o.Initial, "initial-replicas", 0, "replicas at the start of the trace (0: what the HPA picks for the first value)")
 	f.BoolVar(&o.Sweep, "sweep", false, "run every arm at each of --utilizations and compare at equal replica-hours")
 	f.Float64SliceVar(&o.Utilizations, "utilizations", def.Utilizations, "target utilisations of a sweep")
+	if u := def.Utilizations; len(u) > 3 { // pflag would print every point with six decimals
+		f.Lookup("utilizations").DefValue = fmt.Sprintf("%g,%g,…,%g", u[0], u[1], u[len(u)-1])
+	}
 	f.StringVar(&o.Format, "format", formatTable, "output format: table or json")
 	f.StringVar(&o.Plot, "plot", "", "write charts to this file: .svg, .png or .html")
 	for _, name := range []string{"data", "capacity"} {

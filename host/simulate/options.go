@@ -74,8 +74,12 @@ type Options struct {
 	// added when missing) and reports trade-off curves and the comparison at
 	// equal replica-hours.
 	Sweep bool
-	// Utilizations are the target utilisations of a sweep. Default 0.5,
-	// 0.6, 0.7, 0.8, 0.9, 1.0.
+	// Utilizations are the target utilisations of a sweep. Default 0.5 to
+	// 1 in steps of 0.025 (21 points): reactive's trade-off curve is
+	// strongly convex near 1 on smooth traces, and a coarser grid's
+	// straight segments overstate reactive's under-provisioning between
+	// its points (docs/simulation-results.md). Each point only replays the
+	// replica model, which costs little next to the forecasts.
 	Utilizations []float64
 	// Logger receives progress at Info level; nil discards it.
 	Logger *slog.Logger
@@ -99,8 +103,17 @@ func DefaultOptions() Options {
 		Train:             7 * 24 * time.Hour,
 		Retrain:           24 * time.Hour,
 		Decision:          d,
-		Utilizations:      []float64{0.5, 0.6, 0.7, 0.8, 0.9, 1.0},
+		Utilizations:      DefaultUtilizations(),
 	}
+}
+
+// DefaultUtilizations returns the default sweep grid: 0.5, 0.525, …, 1.
+func DefaultUtilizations() []float64 {
+	u := make([]float64, 21)
+	for i := range u {
+		u[i] = float64(20+i) / 40
+	}
+	return u
 }
 
 // Validate checks the options.

@@ -135,3 +135,13 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("all-zero summary %+v", e)
 	}
 }
+
+func TestDefaultUtilizations(t *testing.T) {
+	u := DefaultUtilizations()
+	if len(u) != 21 || u[0] != 0.5 || u[1] != 0.525 || u[16] != 0.9 || u[20] != 1 {
+		t.Fatalf("DefaultUtilizations() = %v", u)
+	}
+	if d := DefaultOptions().Utilizations; len(d) != len(u) {
+		t.Fatalf("DefaultOptions().Utilizations = %v", d)
+	}
+}
