@@ -47,7 +47,7 @@ func sameFloat(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN
 // nasa_http_requests{instance="a"}, and a second series
 // nasa_http_requests{instance="b"} = 2 during the first day only.
 func TestPrometheusServer(t *testing.T) {
-	nasa, err := series.ReadFile("testdata/nasa-http-1m-14d.csv")
+	nasa, err := series.ReadFile("../../testdata/traces/nasa-http-1m-14d.csv")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 	"github.com/ppa-autoscaler/ppa/internal/testwasm"
 )
 
-const nasaCSV = "testdata/nasa-http-1m-14d.csv"
+const nasaCSV = "../../testdata/traces/nasa-http-1m-14d.csv"
 
 var fixedNow = time.Date(2026, 11, 29, 17, 0, 0, 0, time.UTC)
 

@@ -47,7 +47,7 @@ type trainerEnv struct {
 
 func newTrainerEnv(t *testing.T) *trainerEnv {
 	t.Helper()
-	nasa, err := series.ReadFile("testdata/trainer_nasa-http-1m-14d.csv")
+	nasa, err := series.ReadFile("../../testdata/traces/nasa-http-1m-14d.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
