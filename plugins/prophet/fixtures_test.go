@@ -113,9 +113,11 @@ func parseRFC3339(t *testing.T, ss []string) []int64 {
 // value changed by k·1e-15 (k = 0..9) moved the worst point forecast by up
 // to 4.3 % of the range (fitted values 4.5 %) on data2_subdaily and 1.4 %
 // (2.1 %) on yosemite_temps, while every other case stayed within 0.9 %
-// (1.3 %); upstream's end point is one draw from that spread. Their point
-// tolerance is 5 % of the range, and their bounds get the same extra 4 %.
-var chaoticCases = map[string]bool{"data2_subdaily": true, "yosemite_temps": true}
+// (1.3 %); upstream's end point is one draw from that spread. data2's
+// point tolerance is 5 % of the range, and its bounds get the same extra
+// 4 %. yosemite_temps, one of the shared examples the 1 % promise is about,
+// lands within 0.4 % and is held to 1 %.
+var chaoticCases = map[string]bool{"data2_subdaily": true}
 
 // TestGoldenFixtures compares against real upstream Prophet runs: point
 // forecasts, trend and the in-sample fit within 1 % of the training
