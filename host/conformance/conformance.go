@@ -548,7 +548,7 @@ func (s *suite) dynamic(ctx context.Context, f engine.Forecaster) {
 			{"4 KiB of random bytes", random(4096)},
 			{"a JSON object", []byte(`{"ppa":"not a model"}`)},
 		}
-		if refModel != nil && len(refModel) > 1 {
+		if len(refModel) > 1 {
 			cases = append(cases, struct {
 				what  string
 				model []byte

@@ -55,8 +55,6 @@ type report struct {
 	Predict   *predictRes `json:"predict,omitempty"`
 	Python    *pythonRes  `json:"python,omitempty"`
 	Notes     []string    `json:"notes,omitempty"`
-	started   time.Time   // for the run's own duration
-	elapsed   time.Duration
 }
 
 // fitResult is the fit timing of one case.
