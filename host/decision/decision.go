@@ -13,6 +13,8 @@
 // A negative aggregate is reported as 0: a metric value is a demand and
 // cannot be negative.
 //
+// A Margin, when set, is added to the aggregate before that clamp.
+//
 // With ReactiveFloor the value is max(forecast, current), where current is
 // the metric's present (reactive) value. The Decision says which arm won.
 //
@@ -221,6 +223,19 @@ type Options struct {
 	// point t gets r × 2^(−(t−now)/AnchorHalfLife). Zero keeps the full
 	// shift over the whole window. Ignored without Anchor.
 	AnchorHalfLife time.Duration
+	// AnchorGain scales the anchoring shift: a point gets AnchorGain × r
+	// (decayed by AnchorHalfLife). It is the share of today's deviation
+	// from the forecast that is expected to last, which a learned policy
+	// fits to the residuals' autocorrelation (host/policy). In [0, 1]; 0
+	// means 1, the full shift. Ignored without Anchor.
+	AnchorGain float64
+	// Margin is added to the aggregated forecast (before the clamp at 0
+	// and before the reactive floor), in the metric's units. A learned
+	// policy sets it to a quantile of the errors its forecast made at the
+	// lead on the workload's history (host/policy), so that the headroom
+	// follows the forecast's own uncertainty instead of the demand's
+	// level. Zero adds nothing; it must be finite.
+	Margin float64
 }
 
 // DefaultOptions returns max aggregation of yhat over a 5-minute horizon,
@@ -246,13 +261,22 @@ func (o Options) Validate() error {
 	if o.AnchorHalfLife < 0 {
 		return fmt.Errorf("anchor half-life %s: must not be negative", o.AnchorHalfLife)
 	}
+	if !(o.AnchorGain >= 0 && o.AnchorGain <= 1) {
+		return fmt.Errorf("anchor gain %g: must be in [0, 1] (0 means 1)", o.AnchorGain)
+	}
+	if math.IsNaN(o.Margin) || math.IsInf(o.Margin, 0) {
+		return fmt.Errorf("margin %g: must be a finite number", o.Margin)
+	}
 	return nil
 }
 
 // AnchorShift returns the part of the anchoring shift r applied to a point
-// ahead of now: r itself without AnchorHalfLife (or for ahead ≤ 0), else
-// r × 2^(−ahead/AnchorHalfLife).
+// ahead of now: g·r without AnchorHalfLife (or for ahead ≤ 0), else
+// g·r × 2^(−ahead/AnchorHalfLife), g being AnchorGain (1 when 0).
 func (o Options) AnchorShift(r float64, ahead time.Duration) float64 {
+	if o.AnchorGain > 0 {
+		r *= o.AnchorGain
+	}
 	if o.AnchorHalfLife <= 0 || ahead <= 0 {
 		return r
 	}
@@ -294,6 +318,9 @@ type Decision struct {
 	Forecast float64
 	// Current is the current value, or NaN when it was not given.
 	Current float64
+	// Unclamped is the aggregate plus Margin before the clamp at 0, or NaN
+	// when the forecast could not be used: Forecast is max(Unclamped, 0).
+	Unclamped float64
 	// Points is the number of forecast points that went into Forecast.
 	Points int
 	// ForecastErr says why the forecast was not used, when the floor
@@ -349,7 +376,7 @@ func (d Decision) Explain(o Options) string {
 // the rules. The error, when not nil, wraps ErrNoForecast, ErrStale or
 // ErrNoInterval (and ErrNoCurrent when the floor could not stand in).
 func (o Options) Decide(in Input) (Decision, error) {
-	d := Decision{Current: math.NaN(), Forecast: math.NaN(), Residual: math.NaN()}
+	d := Decision{Current: math.NaN(), Forecast: math.NaN(), Residual: math.NaN(), Unclamped: math.NaN()}
 	hasCurrent := in.HasCurrent && !math.IsNaN(in.Current)
 	if hasCurrent {
 		d.Current = in.Current
@@ -360,7 +387,11 @@ func (o Options) Decide(in Input) (Decision, error) {
 			residual = in.Current - y
 		}
 	}
-	fv, n, ferr := o.aggregate(in.Now, in.Forecast, residual)
+	raw, n, ferr := o.aggregate(in.Now, in.Forecast, residual)
+	fv := max(raw, 0)
+	if ferr == nil {
+		d.Unclamped = raw
+	}
 	if ferr == nil && o.Anchor {
 		d.Residual, d.AnchorSkipped = residual, math.IsNaN(residual)
 	}
@@ -488,5 +519,5 @@ func (o Options) aggregate(now time.Time, f *Forecast, residual float64) (float6
 	if o.Aggregation == AggMean {
 		acc /= float64(n)
 	}
-	return max(acc, 0), n, nil
+	return acc + o.Margin, n, nil
 }

@@ -57,8 +57,15 @@ type Options struct {
 	Train time.Duration
 	// Retrain is the period between trainings. Default 24h.
 	Retrain time.Duration
-	// Forecaster makes the predictive arm's forecasts. Required.
+	// Forecaster makes the predictive arm's forecasts. Required unless
+	// Planner is set.
 	Forecaster Forecaster
+	// Planner, when set, chooses the predictive arm's policy at every
+	// training from the trailing Train window alone (no look-ahead), the
+	// way the trainer does for a Model: Forecaster, Params and Decision are
+	// then ignored. A plan may be reactive, in which case the arm serves the
+	// current demand until the next training.
+	Planner Planner
 	// Params are passed to every Train call.
 	Params abi.Params
 	// Seed is passed to every Train and Predict call.
@@ -87,6 +94,38 @@ type Options struct {
 	// and prediction) with the number of periods done and their total.
 	Progress func(done, total int)
 	// Label names the forecaster in the result (e.g. "prophet 1.0.0").
+	Label string
+}
+
+// Planner chooses a policy from a trailing window of history. host/policy
+// implements it with the trainer's policy search.
+type Planner interface {
+	// Plan returns the policy for the time right after the request's
+	// window, knowing only that window.
+	Plan(ctx context.Context, req PlanRequest) (Plan, error)
+}
+
+// PlanRequest is the history a Planner sees.
+type PlanRequest struct {
+	// Timestamps (Unix milliseconds, on the trace's grid) and Values (NaN
+	// where unknown) are the trailing training window.
+	Timestamps []int64
+	Values     []float64
+	// Step is the trace's step; Lead the lead rounded up to whole steps.
+	Step, Lead time.Duration
+}
+
+// Plan is a Planner's choice.
+type Plan struct {
+	// Reactive makes the arm serve the current demand (the HPA's own
+	// input) until the next plan.
+	Reactive bool
+	// Forecaster and Model predict the period (unless Reactive).
+	Forecaster Forecaster
+	Model      []byte
+	// Decision reads the forecast, as the scaler would.
+	Decision decision.Options
+	// Label describes the plan for logs.
 	Label string
 }
 
@@ -131,7 +170,7 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("train %s: must be positive", o.Train)
 	case o.Retrain <= 0:
 		return fmt.Errorf("retrain %s: must be positive", o.Retrain)
-	case o.Forecaster == nil:
+	case o.Forecaster == nil && o.Planner == nil:
 		return fmt.Errorf("forecaster: none given")
 	case o.InitialReplicas < 0:
 		return fmt.Errorf("initial replicas %d: must not be negative", o.InitialReplicas)

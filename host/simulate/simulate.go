@@ -98,7 +98,11 @@ type Settings struct {
 	ReactiveFloor         bool    `json:"reactive_floor"`
 	Anchor                bool    `json:"anchor"`
 	AnchorHalfLifeSeconds float64 `json:"anchor_half_life_seconds,omitempty"`
-	Seed                  uint64  `json:"seed"`
+	Margin                float64 `json:"margin,omitempty"`
+	// Planned is true when a Planner chose the policy at every training
+	// (the decision fields above are then empty: see the plans).
+	Planned bool   `json:"planned,omitempty"`
+	Seed    uint64 `json:"seed"`
 }
 
 // Result is the outcome of Run. The three arms are scored at
@@ -133,9 +137,34 @@ type Timeline struct {
 	Yhat, Lower, Upper []float64
 }
 
+// Replay is a trace on its regular grid together with the predictive
+// arm's forecasts: decision rules can be replayed on it, and scored, without
+// training or predicting again. Run is NewReplay followed by Result; the
+// policy search (host/policy) replays many rules on one Replay.
+type Replay struct {
+	o                        Options
+	g                        *grid
+	lead, stab               int
+	trainSteps, retrainSteps int
+	scoredFrom               int
+	periods                  []period
+	stats                    ForecastStats
+	oracle                   []float64
+}
+
 // Run runs the simulation. It is deterministic: the same options (seed
 // included) and forecaster give the same result.
 func Run(ctx context.Context, o Options) (*Result, error) {
+	rp, err := NewReplay(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return rp.Result(ctx, o.Decision)
+}
+
+// NewReplay validates the options, puts the trace on its grid and runs the
+// predictive arm's trainings and predictions (or plans, with a Planner).
+func NewReplay(ctx context.Context, o Options) (*Replay, error) {
 	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("simulate: %w", err)
 	}
@@ -144,18 +173,42 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("simulate: %w", err)
 	}
 	step := g.stepDuration()
-	lead := stepsCeil(o.Lead, g.step)
-	stab := stepsCeil(o.Stabilization, g.step)
-	trainSteps := max(1, stepsCeil(o.Train, g.step))
-	retrainSteps := max(1, stepsCeil(o.Retrain, g.step))
+	rp := &Replay{o: o, g: g}
+	rp.lead = stepsCeil(o.Lead, g.step)
+	rp.stab = stepsCeil(o.Stabilization, g.step)
+	rp.trainSteps = max(1, stepsCeil(o.Train, g.step))
+	rp.retrainSteps = max(1, stepsCeil(o.Retrain, g.step))
 	n := len(g.y)
-	scoredFrom := trainSteps + max(lead, stab)
-	if scoredFrom >= n {
-		return nil, fmt.Errorf("simulate: the trace has %d steps of %s (%s), not more than the warm-up: the training window %s and max(lead, stabilization) %s", n, step, time.Duration(n)*step, o.Train, time.Duration(max(lead, stab))*step)
+	rp.scoredFrom = rp.trainSteps + max(rp.lead, rp.stab)
+	if rp.scoredFrom >= n {
+		return nil, fmt.Errorf("simulate: the trace has %d steps of %s (%s), not more than the warm-up: the training window %s and max(lead, stabilization) %s", n, step, time.Duration(n)*step, o.Train, time.Duration(max(rp.lead, rp.stab))*step)
 	}
-	if time.Duration(lead)*step != o.Lead {
-		o.logf("lead rounded up to whole steps", "lead", o.Lead, "effective", time.Duration(lead)*step)
+	if time.Duration(rp.lead)*step != o.Lead {
+		o.logf("lead rounded up to whole steps", "lead", o.Lead, "effective", time.Duration(rp.lead)*step)
 	}
+	if countValid(g.y[rp.scoredFrom:]) == 0 {
+		return nil, fmt.Errorf("simulate: no known demand after the warm-up (%s)", time.Duration(rp.scoredFrom)*step)
+	}
+	rp.periods, rp.stats, err = o.forecastPeriods(ctx, g, rp.trainSteps, rp.lead, rp.trainSteps, rp.retrainSteps)
+	if err != nil {
+		return nil, fmt.Errorf("simulate: %w", err)
+	}
+	rp.oracle = oracleMetric(g.y, rp.lead)
+	for i, v := range g.y {
+		if math.IsNaN(v) {
+			rp.oracle[i] = math.NaN()
+		}
+	}
+	return rp, nil
+}
+
+// Result replays the decision options d (a planned period's own options
+// take precedence) and scores the three arms as Options say.
+func (rp *Replay) Result(ctx context.Context, d decision.Options) (*Result, error) {
+	o, g := rp.o, rp.g
+	step := g.stepDuration()
+	lead, scoredFrom := rp.lead, rp.scoredFrom
+	n := len(g.y)
 	stepMin := step.Minutes()
 	res := &Result{
 		Trace: TraceInfo{
@@ -169,23 +222,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			LeadSeconds: (time.Duration(lead) * step).Seconds(), StabilizationSeconds: o.Stabilization.Seconds(),
 			TrainSeconds: o.Train.Seconds(), RetrainSeconds: o.Retrain.Seconds(), Tolerance: o.Tolerance,
 			MinReplicas: o.MinReplicas, MaxReplicas: o.MaxReplicas,
-			Aggregation: string(o.Decision.Aggregation), Bound: string(o.Decision.Bound), ReactiveFloor: o.Decision.ReactiveFloor,
-			Anchor: o.Decision.Anchor, AnchorHalfLifeSeconds: o.Decision.AnchorHalfLife.Seconds(),
+			Aggregation: string(d.Aggregation), Bound: string(d.Bound), ReactiveFloor: d.ReactiveFloor,
+			Anchor: d.Anchor, AnchorHalfLifeSeconds: d.AnchorHalfLife.Seconds(), Margin: d.Margin,
 			Seed: o.Seed,
 		},
+	}
+	if o.Planner != nil {
+		res.Settings.Planned = true
+		res.Settings.Aggregation, res.Settings.Bound, res.Settings.ReactiveFloor, res.Settings.Anchor = "", "", false, false
+		res.Settings.AnchorHalfLifeSeconds, res.Settings.Margin = 0, 0
 	}
 	known := countValid(g.y[scoredFrom:])
 	res.Trace.ScoredMinutes = float64(known) * stepMin
 	res.Trace.GapMinutes = float64(n-scoredFrom-known) * stepMin
-	if known == 0 {
-		return nil, fmt.Errorf("simulate: no known demand after the warm-up (%s)", time.Duration(scoredFrom)*step)
-	}
 
-	pred, err := o.forecast(ctx, g, trainSteps, lead, trainSteps, retrainSteps)
-	if err != nil {
-		return nil, fmt.Errorf("simulate: %w", err)
-	}
-	res.Forecast = pred.stats
+	pred := decide(g, rp.periods, rp.trainSteps, lead, d, nil)
+	res.Forecast = rp.stats
 	var absErr, leadErr, persErr float64
 	var errN, leadN, persN int
 	for i := scoredFrom; i < n; i++ {
@@ -193,6 +245,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			continue
 		}
 		switch {
+		case pred.reactive[i]:
+			res.Forecast.ReactiveMinutes += stepMin
 		case math.IsNaN(pred.metric[i]):
 			res.Forecast.UnavailableMinutes += stepMin
 		case pred.arm[i] == decision.ArmFloor:
@@ -225,13 +279,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if persN > 0 {
 		res.Forecast.PersistenceMAE = persErr / float64(persN)
 	}
-	oracle := oracleMetric(g.y, lead)
-	for i, v := range g.y {
-		if math.IsNaN(v) {
-			oracle[i] = math.NaN()
-		}
-	}
-	metrics := [3][]float64{g.y, pred.metric, oracle}
+	metrics := [3][]float64{g.y, pred.metric, rp.oracle}
 
 	utils := []float64{o.TargetUtilization}
 	if o.Sweep {
@@ -246,19 +294,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("simulate: %w", err)
 		}
-		model := replicaModel{
-			hpa:  decision.HPA{TargetValue: o.CapacityPerReplica * u, MinReplicas: o.MinReplicas, MaxReplicas: o.MaxReplicas, Tolerance: o.Tolerance},
-			lead: lead, stab: stab,
-		}
-		model.initial = o.InitialReplicas
-		if model.initial == 0 {
-			for _, v := range g.y {
-				if !math.IsNaN(v) {
-					model.initial = model.hpa.Desired(v, 0)
-					break
-				}
-			}
-		}
+		model := rp.model(u)
 		var trs [3]trajectory
 		var ms [3]ArmMetrics
 		for a := range metrics {
@@ -268,12 +304,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			ms[a] = score(g.y, trs[a], scoredFrom, o.CapacityPerReplica, stepMin)
 		}
 		if res.Curves != nil {
-			point := func(m ArmMetrics) CurvePoint {
-				return CurvePoint{TargetUtilization: u, UnderprovisionedMinutes: m.UnderprovisionedMinutes, ReplicaHours: m.ReplicaHours, ScaleEvents: m.ScaleEvents}
-			}
-			res.Curves.Reactive = append(res.Curves.Reactive, point(ms[0]))
-			res.Curves.Predictive = append(res.Curves.Predictive, point(ms[1]))
-			res.Curves.Oracle = append(res.Curves.Oracle, point(ms[2]))
+			res.Curves.Reactive = append(res.Curves.Reactive, curvePoint(u, ms[0]))
+			res.Curves.Predictive = append(res.Curves.Predictive, curvePoint(u, ms[1]))
+			res.Curves.Oracle = append(res.Curves.Oracle, curvePoint(u, ms[2]))
 		}
 		if u != o.TargetUtilization {
 			continue
@@ -293,4 +326,27 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.AtEqualReplicaHours = Summarize(res.Curves, o.TargetUtilization)
 	}
 	return res, nil
+}
+
+// model returns the replica model at target utilisation u.
+func (rp *Replay) model(u float64) replicaModel {
+	o := rp.o
+	m := replicaModel{
+		hpa:  decision.HPA{TargetValue: o.CapacityPerReplica * u, MinReplicas: o.MinReplicas, MaxReplicas: o.MaxReplicas, Tolerance: o.Tolerance},
+		lead: rp.lead, stab: rp.stab,
+	}
+	m.initial = o.InitialReplicas
+	if m.initial == 0 {
+		for _, v := range rp.g.y {
+			if !math.IsNaN(v) {
+				m.initial = m.hpa.Desired(v, 0)
+				break
+			}
+		}
+	}
+	return m
+}
+
+func curvePoint(u float64, m ArmMetrics) CurvePoint {
+	return CurvePoint{TargetUtilization: u, UnderprovisionedMinutes: m.UnderprovisionedMinutes, ReplicaHours: m.ReplicaHours, ScaleEvents: m.ScaleEvents}
 }
