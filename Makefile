@@ -16,11 +16,8 @@ PKGS := ./...
 ##@ Getting started
 
 .PHONY: demo
-demo: plugins ## Replay the bundled NASA trace: reactive HPA vs PPA (Prophet) vs oracle; prints the table, writes demo.png.
-	$(GO) run ./cmd/ppa simulate --data testdata/traces/nasa-http-1m.csv --capacity 20 --lead 5m --train 14d \
-		--plugin prophet --param weekly_seasonality=true --param changepoint_prior_scale=0.01 \
-		--param interval_width=0.9 --param uncertainty_samples=300 \
-		--aggregation max --bound upper --reactive-floor --sweep --plot demo.png
+demo: plugins ## Replay the bundled NASA trace: reactive HPA vs PPA (policy learned from the trace's own history, no tuning flags) vs oracle; prints the table, writes demo.png.
+	$(GO) run ./cmd/ppa simulate --data testdata/traces/nasa-http-1m.csv --capacity 20 --lead 5m --train 14d --sweep --plot demo.png
 
 .PHONY: test
 test: deps plugins lint ## Run every test (unit, integration against real servers, end to end).

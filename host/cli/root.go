@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ppa-autoscaler/ppa/host/engine"
+	"github.com/ppa-autoscaler/ppa/host/policy"
 	"github.com/ppa-autoscaler/ppa/plugins/builtin"
 )
 
@@ -239,4 +240,18 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// policyCandidates loads the built-in forecasters the policy search tries
+// (policy.DefaultCandidates) into e. The engine owns them.
+func (a *App) policyCandidates(ctx context.Context, e *engine.Engine) ([]policy.Candidate, error) {
+	var out []policy.Candidate
+	for _, name := range policy.DefaultCandidates {
+		p, err := a.LoadPlugin(ctx, e, name)
+		if err != nil {
+			return nil, fmt.Errorf("policy candidate %s: %w", name, err)
+		}
+		out = append(out, policy.Candidate{Name: name, Forecaster: p})
+	}
+	return out, nil
 }

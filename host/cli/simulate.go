@@ -14,8 +14,10 @@ import (
 	"github.com/ppa-autoscaler/ppa/abi"
 	"github.com/ppa-autoscaler/ppa/host/decision"
 	"github.com/ppa-autoscaler/ppa/host/plot"
+	"github.com/ppa-autoscaler/ppa/host/policy"
 	"github.com/ppa-autoscaler/ppa/host/series"
 	"github.com/ppa-autoscaler/ppa/host/simulate"
+	"github.com/ppa-autoscaler/ppa/plugins/seasonalnaive"
 )
 
 // SimulateOptions are the flags of `ppa simulate`.
@@ -39,7 +41,14 @@ type SimulateOptions struct {
 	Utilizations      []float64
 	Format            string
 	Plot              string
+	// auto is set when no forecaster or decision flag was given: the
+	// policy is then learned at every training (host/policy).
+	auto bool
 }
+
+// tuningFlags are the flags that fix the forecaster or the decision; when
+// none is given, simulate learns the policy as the trainer does.
+var tuningFlags = []string{"plugin", "param", "aggregation", "bound", "reactive-floor", "anchor", "anchor-half-life"}
 
 func newSimulateCmd(app *App, out io.Writer) *cobra.Command {
 	def := simulate.DefaultOptions()
@@ -54,10 +63,14 @@ capacity × target utilisation (10 % tolerance), new replicas ready only after
 --lead, scale-down held by a --stabilization window.
 
   reactive    the HPA on the current value;
-  predictive  a forecaster plugin retrained every --retrain on the trailing
-              --train, read over [now, now + lead] exactly as the PPA scaler
-              reads it (--aggregation, --bound, --reactive-floor,
-              --anchor);
+  predictive  by default the policy PPA learns: at every training (every
+              --retrain, on the trailing --train) the trainer's policy search
+              replays that window walk-forward and keeps the forecaster and
+              decision rules that beat the HPA at equal replica-hours, or
+              reactive when none does (the table lists every plan). With
+              --plugin, --param, --aggregation, --bound, --reactive-floor or
+              --anchor the policy is fixed instead: that plugin, read over
+              [now, now + lead] exactly as the PPA scaler reads it;
   oracle      perfect knowledge of the demand over the lead: the limit.
 
 The first --train (plus the lead or the stabilisation window) is warm-up and
@@ -72,6 +85,12 @@ closes. Progress goes to stderr.`,
   ppa simulate --data cpu-5m.csv --capacity 250000 --plugin prophet --lead 15m --reactive-floor --sweep --format json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.auto = true
+			for _, name := range tuningFlags {
+				if cmd.Flags().Changed(name) {
+					o.auto = false
+				}
+			}
 			return o.Run(cmd.Context(), app, out)
 		},
 	}
@@ -164,6 +183,9 @@ func (o *SimulateOptions) Run(ctx context.Context, app *App, w io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if o.auto {
+		return o.runLearned(ctx, app, w, opts, s)
+	}
 	p, release, err := app.openPlugin(ctx, o.Plugin)
 	if err != nil {
 		return err
@@ -183,6 +205,79 @@ func (o *SimulateOptions) Run(ctx context.Context, app *App, w io.Writer) error 
 			fmt.Fprintf(app.Err, "ppa simulate: forecasting with %s: %d of %d periods\n", desc.Name, done, total)
 		}
 	}
+	return o.finish(ctx, app, w, opts, nil)
+}
+
+// runLearned simulates with the policy learned at every training from the
+// built-in candidates, as the trainer does.
+func (o *SimulateOptions) runLearned(ctx context.Context, app *App, w io.Writer, opts simulate.Options, s *series.Series) error {
+	opts.Series = s
+	opts.Planner = &policy.Planner{}
+	if err := simulate.Check(opts); err != nil {
+		return err
+	}
+	e, err := app.NewEngine(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer e.Close(ctx)
+	cands, err := app.policyCandidates(ctx, e)
+	if err != nil {
+		return err
+	}
+	cfg := policy.DefaultConfig()
+	cfg.CapacityPerReplica, cfg.TargetUtilization = opts.CapacityPerReplica, opts.TargetUtilization
+	cfg.Stabilization, cfg.Tolerance = opts.Stabilization, opts.Tolerance
+	cfg.MinReplicas, cfg.MaxReplicas, cfg.Seed = opts.MinReplicas, opts.MaxReplicas, opts.Seed
+	cfg.Candidates = cands
+	for i := range cands {
+		if cands[i].Name == seasonalnaive.Name {
+			cfg.Baseline = &cands[i]
+		}
+	}
+	var last *policy.Result
+	opts.Series = s
+	opts.Label = "learned policy"
+	opts.Planner = &policy.Planner{Config: cfg, OnPlan: func(_ int64, r *policy.Result) { last = r }}
+	opts.Progress = func(done, n int) {
+		if done == n || done%10 == 0 {
+			fmt.Fprintf(app.Err, "ppa simulate: learning the policy at each training: %d of %d\n", done, n)
+		}
+	}
+	return o.finish(ctx, app, w, opts, func(res *simulate.Result) error {
+		if o.Format == formatJSON {
+			return nil
+		}
+		return writePlans(w, res, last)
+	})
+}
+
+// writePlans prints the policies learned at each training and the last
+// search's candidates.
+func writePlans(w io.Writer, res *simulate.Result, last *policy.Result) error {
+	var pred, react int
+	for _, p := range res.Plans {
+		if p.Reactive {
+			react++
+		} else {
+			pred++
+		}
+	}
+	fmt.Fprintf(w, "\nLearned policy: %d trainings, %d predictive, %d reactive (never worse than the HPA on the history each saw)\n", len(res.Plans), pred, react)
+	for _, p := range res.Plans {
+		fmt.Fprintf(w, "  %s  %s\n", p.At.Format("2006-01-02T15:04Z"), p.Label)
+	}
+	if last == nil {
+		return nil
+	}
+	fmt.Fprintf(w, "\nCandidates of the last search (%d scored folds of %s; gap closed at equal replica-hours, target and pooled over target ± 0.1):\n",
+		last.Policy.Settings.Folds, last.Policy.Settings.FoldLength)
+	return policy.WriteRows(w, last.Rows, 12)
+}
+
+// finish runs the simulation and writes the result; extra, when set,
+// writes more after the table.
+func (o *SimulateOptions) finish(ctx context.Context, app *App, w io.Writer, opts simulate.Options, extra func(*simulate.Result) error) error {
 	start := app.now()
 	res, err := simulate.Run(ctx, opts)
 	if err != nil {
@@ -204,7 +299,13 @@ func (o *SimulateOptions) Run(ctx context.Context, app *App, w io.Writer) error 
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	return res.WriteTable(w)
+	if err := res.WriteTable(w); err != nil {
+		return err
+	}
+	if extra != nil {
+		return extra(res)
+	}
+	return nil
 }
 
 // writeSimulatePlot writes the charts of a simulation: demand against each

@@ -117,8 +117,17 @@ type Result struct {
 	// Curves and AtEqualReplicaHours are set by a sweep.
 	Curves              *Curves            `json:"curves,omitempty"`
 	AtEqualReplicaHours *EqualReplicaHours `json:"at_equal_replica_hours,omitempty"`
+	// Plans lists, with a Planner, the policy chosen at every training.
+	Plans []PlanRecord `json:"plans,omitempty"`
 	// Timeline holds the per-step series at TargetUtilization, for plots.
 	Timeline *Timeline `json:"-"`
+}
+
+// PlanRecord is one Planner decision: when, and what it chose.
+type PlanRecord struct {
+	At       time.Time `json:"at"`
+	Reactive bool      `json:"reactive"`
+	Label    string    `json:"label"`
 }
 
 // Timeline is the step-by-step record of a run at the target utilisation.
@@ -162,9 +171,30 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return rp.Result(ctx, o.Decision)
 }
 
+// Check validates the options and the trace (its grid, the warm-up)
+// without forecasting: the errors NewReplay would give before its first
+// training.
+func Check(o Options) error {
+	_, err := prepare(o)
+	return err
+}
+
 // NewReplay validates the options, puts the trace on its grid and runs the
 // predictive arm's trainings and predictions (or plans, with a Planner).
 func NewReplay(ctx context.Context, o Options) (*Replay, error) {
+	rp, err := prepare(o)
+	if err != nil {
+		return nil, err
+	}
+	rp.periods, rp.stats, err = o.forecastPeriods(ctx, rp.g, rp.trainSteps, rp.lead, rp.trainSteps, rp.retrainSteps)
+	if err != nil {
+		return nil, fmt.Errorf("simulate: %w", err)
+	}
+	return rp, nil
+}
+
+// prepare is NewReplay without the forecasts.
+func prepare(o Options) (*Replay, error) {
 	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("simulate: %w", err)
 	}
@@ -188,10 +218,6 @@ func NewReplay(ctx context.Context, o Options) (*Replay, error) {
 	}
 	if countValid(g.y[rp.scoredFrom:]) == 0 {
 		return nil, fmt.Errorf("simulate: no known demand after the warm-up (%s)", time.Duration(rp.scoredFrom)*step)
-	}
-	rp.periods, rp.stats, err = o.forecastPeriods(ctx, g, rp.trainSteps, rp.lead, rp.trainSteps, rp.retrainSteps)
-	if err != nil {
-		return nil, fmt.Errorf("simulate: %w", err)
 	}
 	rp.oracle = oracleMetric(g.y, rp.lead)
 	for i, v := range g.y {
@@ -226,6 +252,13 @@ func (rp *Replay) Result(ctx context.Context, d decision.Options) (*Result, erro
 			Anchor: d.Anchor, AnchorHalfLifeSeconds: d.AnchorHalfLife.Seconds(), Margin: d.Margin,
 			Seed: o.Seed,
 		},
+	}
+	var prev *Plan
+	for _, p := range rp.periods {
+		if p.plan != nil && p.plan != prev {
+			prev = p.plan
+			res.Plans = append(res.Plans, PlanRecord{At: time.UnixMilli(g.at(p.start)).UTC(), Reactive: p.plan.Reactive, Label: p.plan.Label})
+		}
 	}
 	if o.Planner != nil {
 		res.Settings.Planned = true

@@ -1,0 +1,49 @@
+package policy
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"text/tabwriter"
+
+	"github.com/ppa-autoscaler/ppa/plugins/seasonalnaive"
+	"github.com/ppa-autoscaler/ppa/plugins/seasonalprofile"
+)
+
+// DefaultCandidates are the built-in forecasters a search tries when the
+// user names none: the short-lead profile first, seasonal naive (also the
+// baseline of Benefit.Baseline) second.
+var DefaultCandidates = []string{seasonalprofile.Name, seasonalnaive.Name}
+
+// WriteRows prints at most limit rows of a search's candidates table (all
+// with limit ≤ 0), best first, marking the chosen one.
+func WriteRows(w io.Writer, rows []Row, limit int) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  \tcandidate\tgap closed\tpooled\tunder-prov. ratio\treplica-hours ratio\tlead MAE")
+	for i, r := range rows {
+		if limit > 0 && i >= limit {
+			fmt.Fprintf(tw, "  \t… %d more\t\t\t\t\t\n", len(rows)-i)
+			break
+		}
+		mark := " "
+		if r.Chosen {
+			mark = "*"
+		}
+		fmt.Fprintf(tw, "%s \t%s\t%s\t%s\t%s\t%s\t%s\n", mark, r.Label, pct(r.GapClosed), pct(r.PooledGapClosed), num(r.UnderprovisionedRatio), num(r.ReplicaHoursRatio), num(r.LeadMAE))
+	}
+	return tw.Flush()
+}
+
+func pct(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f %%", 100*v)
+}
+
+func num(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return fmt.Sprintf("%.4g", v)
+}
