@@ -246,7 +246,7 @@ func (s *searcher) search(ctx context.Context, res *Result) (*Result, error) {
 // adds must be foresight, not headroom that the HPA could buy with a lower
 // target.
 func (s *searcher) eligible(ev *evaluation) bool {
-	return ev.pooled >= s.cfg.MinGain && ev.gap >= s.cfg.MinGain && ev.leadMAE <= s.persistenceMAE && ev.rhRatio <= 1+s.cfg.MaxExtraCost
+	return ev.pooled >= s.cfg.MinGain && ev.gap >= s.cfg.MinGain && !ev.leadWorse && ev.rhRatio <= 1+s.cfg.MaxExtraCost
 }
 
 // searcher holds one search's state.
@@ -360,6 +360,7 @@ type evaluation struct {
 	ratio     float64
 	rhRatio   float64
 	leadMAE   float64
+	leadWorse bool
 	underMins float64
 }
 
@@ -405,7 +406,7 @@ func (s *searcher) runCandidate(ctx context.Context, c *Candidate) (*candidateRu
 	for k := 1; k < len(spans); k++ {
 		run.learned[k] = fitAnchor(resid, spans[0].Start, spans[k].Start, rp.LeadSteps(), rp.StepDuration())
 	}
-	for _, am := range []anchorMode{anchorNone, anchorLearned} {
+	for _, am := range []anchorMode{anchorNone, anchorFull, anchorLearned} {
 		for _, agg := range []decision.Aggregation{decision.AggMax} {
 			if err := ctx.Err(); err != nil {
 				return nil, err
@@ -475,20 +476,80 @@ func (s *searcher) score(rp *simulate.Replay, metric, leadYhat []float64) *evalu
 		}
 	}
 	ev.pooled = ratio(sr-sp, sr-so)
-	y := rp.Demand()
+	ev.leadMAE, ev.leadWorse = s.leadError(rp, leadYhat)
+	return ev
+}
+
+// leadError returns the mean absolute error of the forecast a lead ahead
+// over the scored folds, and whether it is significantly worse than
+// persistence's (the current value as the forecast): a one-sided paired
+// t-test at 5 % on the folds' mean differences, so that a forecast as good
+// as persistence within the folds' noise is not rejected for it.
+func (s *searcher) leadError(rp *simulate.Replay, leadYhat []float64) (float64, bool) {
+	y, lead := rp.Demand(), rp.LeadSteps()
 	var sum float64
 	var n int
-	for i := s.from; i < len(y); i++ {
-		if v := leadYhat[i]; !math.IsNaN(v) && !math.IsNaN(y[i]) {
+	var diffs []float64
+	for _, sp := range s.spans[1:] {
+		var d float64
+		var m int
+		for i := sp.Start; i < sp.End; i++ {
+			v := leadYhat[i]
+			if math.IsNaN(v) || math.IsNaN(y[i]) {
+				continue
+			}
 			sum += math.Abs(v - y[i])
 			n++
+			if i >= lead && !math.IsNaN(y[i-lead]) {
+				d += math.Abs(v-y[i]) - math.Abs(y[i-lead]-y[i])
+				m++
+			}
+		}
+		if m > 0 {
+			diffs = append(diffs, d/float64(m))
 		}
 	}
-	ev.leadMAE = math.NaN()
-	if n > 0 {
-		ev.leadMAE = sum / float64(n)
+	if n == 0 {
+		return math.NaN(), true
 	}
-	return ev
+	return sum / float64(n), worseThanZero(diffs)
+}
+
+// worseThanZero tells whether the mean of xs is significantly above 0: a
+// one-sided t-test at 5 %. With one value it is the sign.
+func worseThanZero(xs []float64) bool {
+	k := len(xs)
+	if k == 0 {
+		return true
+	}
+	var mean float64
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(k)
+	if k == 1 || mean <= 0 {
+		return mean > 0
+	}
+	var ss float64
+	for _, x := range xs {
+		ss += (x - mean) * (x - mean)
+	}
+	se := math.Sqrt(ss / float64(k-1) / float64(k))
+	return mean > tCritical95(k-1)*se
+}
+
+// tCritical95 is Student's t one-sided 95 % quantile for df degrees of
+// freedom.
+func tCritical95(df int) float64 {
+	table := []float64{0, 6.314, 2.920, 2.353, 2.132, 2.015, 1.943, 1.895, 1.860, 1.833, 1.812,
+		1.796, 1.782, 1.771, 1.761, 1.753, 1.746, 1.740, 1.734, 1.729, 1.725}
+	switch {
+	case df < len(table):
+		return table[df]
+	case df < 30:
+		return 1.70
+	}
+	return 1.645
 }
 
 // finish turns the winning variant into the policy: the anchoring and the
