@@ -9,6 +9,7 @@ import (
 	"github.com/ppa-autoscaler/ppa/host/engine"
 	"github.com/ppa-autoscaler/ppa/internal/testwasm"
 	"github.com/ppa-autoscaler/ppa/plugins/seasonalnaive"
+	"github.com/ppa-autoscaler/ppa/plugins/seasonalprofile"
 )
 
 func newEngine(t *testing.T) *engine.Engine {
@@ -325,4 +326,24 @@ func split(b []byte) [][]byte {
 		out[i] = b[i : i+1]
 	}
 	return out
+}
+
+func TestSeasonalProfileConforms(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  func() Report
+	}{
+		{"native", func() Report { return RunForecaster(context.Background(), engine.Native(seasonalprofile.New())) }},
+		{"wasm", func() Report {
+			return Run(context.Background(), newEngine(t), testwasm.Build(t, "./plugins/seasonalprofile/wasm"))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.run()
+			wantChecks(t, r, map[string]Status{})
+			if !r.Passed() {
+				t.Fatal("Passed() is false")
+			}
+		})
+	}
 }

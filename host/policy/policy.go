@@ -116,6 +116,9 @@ type Settings struct {
 	Step       string `json:"step"`
 	Folds      int    `json:"folds"`
 	FoldLength string `json:"fold_length,omitempty"`
+	// Assumed says what the search had to assume (e.g. a capacity derived
+	// from the history when no target value was given).
+	Assumed string `json:"assumed,omitempty"`
 }
 
 // Benefit is a policy's measured effect on the scored folds, at equal
@@ -149,10 +152,36 @@ type Benefit struct {
 
 // Comparison is a policy's gap closed and under-provisioned ratio.
 type Comparison struct {
-	Label                 string  `json:"label"`
-	GapClosed             float64 `json:"gap_closed"`
-	PooledGapClosed       float64 `json:"pooled_gap_closed"`
-	UnderprovisionedRatio float64 `json:"underprovisioned_ratio"`
+	Label                 string `json:"label"`
+	GapClosed             Num    `json:"gap_closed"`
+	PooledGapClosed       Num    `json:"pooled_gap_closed"`
+	UnderprovisionedRatio Num    `json:"underprovisioned_ratio"`
+}
+
+// Num is a float64 that is written to JSON as null when it is not finite
+// (an undefined ratio), and read back as NaN.
+type Num float64
+
+// MarshalJSON implements json.Marshaler.
+func (n Num) MarshalJSON() ([]byte, error) {
+	if f := float64(n); math.IsNaN(f) || math.IsInf(f, 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(n))
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *Num) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*n = Num(math.NaN())
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*n = Num(f)
+	return nil
 }
 
 // Options returns the decision options the policy prescribes for a lead;

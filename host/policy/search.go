@@ -82,15 +82,18 @@ func DefaultConfig() Config {
 type Row struct {
 	// Label names the forecaster and the rules, e.g.
 	// "seasonal-profile max/learned/q0.9/floor".
-	Label      string  `json:"label"`
-	Forecaster string  `json:"forecaster"`
-	GapClosed  float64 `json:"gap_closed"`
+	Label      string `json:"label"`
+	Forecaster string `json:"forecaster"`
+	GapClosed  Num    `json:"gap_closed"`
 	// PooledGapClosed is the score: the gap closed pooled over the target
 	// ± 0.1.
-	PooledGapClosed       float64 `json:"pooled_gap_closed"`
-	UnderprovisionedRatio float64 `json:"underprovisioned_ratio"`
-	ReplicaHoursRatio     float64 `json:"replica_hours_ratio"`
-	LeadMAE               float64 `json:"lead_mae"`
+	PooledGapClosed       Num `json:"pooled_gap_closed"`
+	UnderprovisionedRatio Num `json:"underprovisioned_ratio"`
+	ReplicaHoursRatio     Num `json:"replica_hours_ratio"`
+	LeadMAE               Num `json:"lead_mae"`
+	// Eligible says whether the variant met the conditions to be kept
+	// (gain, cost, lead error).
+	Eligible bool `json:"eligible"`
 	// Chosen marks the kept policy's row.
 	Chosen bool `json:"chosen,omitempty"`
 }
@@ -197,12 +200,14 @@ func (s *searcher) search(ctx context.Context, res *Result) (*Result, error) {
 				return nil, ctx.Err()
 			}
 			s.logf("candidate skipped", "forecaster", c.Name, "error", err)
-			res.Rows = append(res.Rows, Row{Label: c.Name + " (failed: " + err.Error() + ")", Forecaster: c.Name, GapClosed: math.NaN(), PooledGapClosed: math.NaN()})
+			res.Rows = append(res.Rows, Row{Label: c.Name + " (failed: " + err.Error() + ")", Forecaster: c.Name, GapClosed: Num(math.NaN()), PooledGapClosed: Num(math.NaN()), UnderprovisionedRatio: Num(math.NaN()), ReplicaHoursRatio: Num(math.NaN()), LeadMAE: Num(math.NaN())})
 			continue
 		}
 		runs = append(runs, run)
 		for _, ev := range run.evals {
-			res.Rows = append(res.Rows, ev.row(c.Name))
+			row := ev.row(c.Name)
+			row.Eligible = s.eligible(ev)
+			res.Rows = append(res.Rows, row)
 			if top == nil || gt(ev.pooled, top.ev.pooled) {
 				top = &best{ev, run}
 			}
@@ -211,7 +216,9 @@ func (s *searcher) search(ctx context.Context, res *Result) (*Result, error) {
 			}
 		}
 	}
-	sort.SliceStable(res.Rows, func(i, j int) bool { return gt(res.Rows[i].PooledGapClosed, res.Rows[j].PooledGapClosed) })
+	sort.SliceStable(res.Rows, func(i, j int) bool {
+		return gt(float64(res.Rows[i].PooledGapClosed), float64(res.Rows[j].PooledGapClosed))
+	})
 	if cfg.Baseline != nil {
 		if cmp, err := s.baseline(ctx, cfg.Baseline, runs); err == nil {
 			res.Policy.Benefit = &Benefit{Baseline: cmp}
@@ -376,8 +383,8 @@ func (e *evaluation) label(name string) string {
 }
 
 func (e *evaluation) row(name string) Row {
-	return Row{Label: e.label(name), Forecaster: name, GapClosed: e.gap, PooledGapClosed: e.pooled,
-		UnderprovisionedRatio: e.ratio, ReplicaHoursRatio: e.rhRatio, LeadMAE: e.leadMAE}
+	return Row{Label: e.label(name), Forecaster: name, GapClosed: Num(e.gap), PooledGapClosed: Num(e.pooled),
+		UnderprovisionedRatio: Num(e.ratio), ReplicaHoursRatio: Num(e.rhRatio), LeadMAE: Num(e.leadMAE)}
 }
 
 // runCandidate replays one forecaster over the folds and scores every
@@ -618,7 +625,7 @@ func (s *searcher) baseline(ctx context.Context, c *Candidate, runs []*candidate
 	}
 	dec := rp.Decide(repeat(s.rules(decision.AggMax, true, anchorFit{}, 0), len(rp.Spans())))
 	ev := s.score(rp, dec.Metric, dec.LeadYhat)
-	return &Comparison{Label: c.Name + " max/unanchored/floor", GapClosed: ev.gap, PooledGapClosed: ev.pooled, UnderprovisionedRatio: ev.ratio}, nil
+	return &Comparison{Label: c.Name + " max/unanchored/floor", GapClosed: Num(ev.gap), PooledGapClosed: Num(ev.pooled), UnderprovisionedRatio: Num(ev.ratio)}, nil
 }
 
 // foldMargins returns the margin of each span: the q-quantile of the

@@ -16,7 +16,9 @@ import (
 var DefaultCandidates = []string{seasonalprofile.Name, seasonalnaive.Name}
 
 // WriteRows prints at most limit rows of a search's candidates table (all
-// with limit ≤ 0), best first, marking the chosen one.
+// with limit ≤ 0), best first, marking the chosen one with * and those that
+// could not be kept (too little gain, too costly, or a lead error
+// significantly worse than persistence's) with x.
 func WriteRows(w io.Writer, rows []Row, limit int) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  \tcandidate\tgap closed\tpooled\tunder-prov. ratio\treplica-hours ratio\tlead MAE")
@@ -26,10 +28,13 @@ func WriteRows(w io.Writer, rows []Row, limit int) error {
 			break
 		}
 		mark := " "
-		if r.Chosen {
+		switch {
+		case r.Chosen:
 			mark = "*"
+		case !r.Eligible:
+			mark = "x"
 		}
-		fmt.Fprintf(tw, "%s \t%s\t%s\t%s\t%s\t%s\t%s\n", mark, r.Label, pct(r.GapClosed), pct(r.PooledGapClosed), num(r.UnderprovisionedRatio), num(r.ReplicaHoursRatio), num(r.LeadMAE))
+		fmt.Fprintf(tw, "%s \t%s\t%s\t%s\t%s\t%s\t%s\n", mark, r.Label, pct(float64(r.GapClosed)), pct(float64(r.PooledGapClosed)), num(float64(r.UnderprovisionedRatio)), num(float64(r.ReplicaHoursRatio)), num(float64(r.LeadMAE)))
 	}
 	return tw.Flush()
 }

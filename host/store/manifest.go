@@ -97,9 +97,15 @@ type Manifest struct {
 	// Seed is the seed passed to the plugin's train.
 	Seed uint64 `json:"seed"`
 	// Metrics are backtest metrics, e.g. {"mase": 0.8, "mape": 0.12}.
-	Metrics Metrics     `json:"metrics,omitempty"`
-	Gate    Gate        `json:"gate"`
-	Trainer TrainerInfo `json:"trainer"`
+	Metrics Metrics `json:"metrics,omitempty"`
+	Gate    Gate    `json:"gate"`
+	// Policy is the scaling policy the trainer learned from the same
+	// history (host/policy.Policy as JSON): how the scaler should read this
+	// model's forecasts, or that it should stay reactive. Consumers decode
+	// and validate it themselves (policy.Parse), so that a bad policy costs
+	// the policy, not the model.
+	Policy  json.RawMessage `json:"policy,omitempty"`
+	Trainer TrainerInfo     `json:"trainer"`
 	// Created is when the model was stored; CreatedBy who stored it.
 	Created   time.Time `json:"created"`
 	CreatedBy string    `json:"created_by,omitempty"`

@@ -50,6 +50,12 @@ type Flags struct {
 
 	MaxMASE, MaxSMAPE, MaxMAPE, MinCoverage float64
 
+	// The workload, for the policy search.
+	Lead              Duration
+	TargetValue       float64
+	TargetUtilization float64
+	NoPolicy          bool
+
 	CreatedBy  string
 	ResultFile string
 }
@@ -118,7 +124,7 @@ func (f *Flags) Register(fs *pflag.FlagSet, createdBy string) {
 
 	fs.StringVar(&f.Model, "model", "", "model to store a version of, as NAMESPACE/NAME (required)")
 	fs.StringVar(&f.Version, "version", "", "version to write (default: a new time-sortable version); an existing version is refused")
-	fs.StringVar(&f.Plugin, "plugin", DefaultPlugin, "forecaster plugin: NAME[@VERSION] (from the store, else built in) or PATH.wasm")
+	fs.StringVar(&f.Plugin, "plugin", "", "forecaster plugin: NAME[@VERSION] (from the store, else built in) or PATH.wasm (default: the policy search picks a built-in one; "+DefaultPlugin+" with --no-policy)")
 	fs.StringArrayVar(&f.Params, "param", nil, "plugin parameter as key=value (repeatable)")
 	fs.Uint64Var(&f.Seed, "seed", 0, "seed passed to the plugin")
 	fs.Var(&f.HoldOut, "holdout", "backtest window at the end of the history (default: min(1d, 20% of the history))")
@@ -128,6 +134,12 @@ func (f *Flags) Register(fs *pflag.FlagSet, createdBy string) {
 	fs.Float64Var(&f.MaxSMAPE, "max-smape", 0, "quality gate: reject a model whose hold-out sMAPE (a fraction) is above this (0: off)")
 	fs.Float64Var(&f.MaxMAPE, "max-mape", 0, "quality gate: reject a model whose hold-out MAPE (a fraction) is above this (0: off)")
 	fs.Float64Var(&f.MinCoverage, "min-coverage", 0, "quality gate: reject a model whose interval coverage is below this (0: off)")
+
+	f.Lead = Duration(DefaultLead)
+	fs.Var(&f.Lead, "lead", "time a new replica needs to become ready: the policy's forecast horizon")
+	fs.Float64Var(&f.TargetValue, "target-value", 0, "metric one replica should carry (the ScaledObject's targetValue; 0: assume the history's peak needs 20 replicas)")
+	fs.Float64Var(&f.TargetUtilization, "target-utilization", DefaultTargetUtilization, "share of a replica's capacity that --target-value stands for, in (0, 1]")
+	fs.BoolVar(&f.NoPolicy, "no-policy", false, "skip the policy search (the manifest then holds no scaling policy)")
 
 	fs.StringVar(&f.CreatedBy, "created-by", createdBy, "who or what made the model, recorded in its manifest")
 	fs.StringVar(&f.ResultFile, "result-file", "", "also write the JSON result to this file (e.g. for Argo output parameters)")
@@ -207,6 +219,7 @@ func (f *Flags) Options(now func() time.Time) (Options, error) {
 	o.HoldOut = time.Duration(f.HoldOut)
 	o.Season = time.Duration(f.Season)
 	o.Gate = GateLimits{MaxMASE: f.MaxMASE, MaxSMAPE: f.MaxSMAPE, MaxMAPE: f.MaxMAPE, MinCoverage: f.MinCoverage}
+	o.Scaling = Scaling{Lead: time.Duration(f.Lead), TargetValue: f.TargetValue, TargetUtilization: f.TargetUtilization, Disabled: f.NoPolicy}
 	o.CreatedBy = f.CreatedBy
 	o.Now = now
 	if f.Store == "" {

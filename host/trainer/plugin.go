@@ -44,11 +44,7 @@ func ParsePluginRef(ref string) (name, version string, err error) {
 }
 
 // resolvePlugin finds, loads and checks the plugin of the run.
-func (r *run) resolvePlugin(ctx context.Context, eng *engine.Engine) (*resolvedPlugin, error) {
-	ref := r.o.Plugin
-	if ref == "" {
-		ref = DefaultPlugin
-	}
+func (r *run) resolvePlugin(ctx context.Context, eng *engine.Engine, ref string) (*resolvedPlugin, error) {
 	if IsPluginPath(ref) {
 		wasm, err := os.ReadFile(ref)
 		if err != nil {

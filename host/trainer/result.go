@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/ppa-autoscaler/ppa/host/policy"
 )
 
 // WriteTable writes res for people: one field per line.
@@ -49,8 +51,28 @@ func (res *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "hold-out\t%s\n", formatDuration(time.Duration(res.HoldOut)))
 	fmt.Fprintf(tw, "metrics\t%s\n", formatMetrics(res.Metrics))
 	fmt.Fprintf(tw, "model size\t%d bytes, sha256:%s\n", m.ModelSize, m.ModelSHA256)
+	if p := res.Policy; p != nil {
+		fmt.Fprintf(tw, "policy\t%s\n", p.Describe())
+		if p.Mode == policy.ModePredictive {
+			fmt.Fprintf(tw, "why\t%s\n", p.Reason)
+		}
+		if b := p.Benefit; b != nil && p.Mode == policy.ModePredictive {
+			fmt.Fprintf(tw, "benefit\tgap closed %.1f %% (pooled %.1f %%), under-provisioned %.3g × reactive at %.3g × its replica-hours; lead MAE %.4g vs persistence %.4g\n",
+				100*b.GapClosed, 100*b.PooledGapClosed, b.UnderprovisionedRatio, b.ReplicaHoursRatio, b.LeadMAE, b.PersistenceMAE)
+		}
+		if p.Settings.Assumed != "" {
+			fmt.Fprintf(tw, "assumed\t%s\n", p.Settings.Assumed)
+		}
+	}
 	t := res.Timings
-	fmt.Fprintf(tw, "timings\tfetch %.2fs, backtest %.2fs, fit %.2fs, upload %.2fs, total %.2fs\n",
-		t.Fetch, t.Backtest, t.Fit, t.Upload, t.Total)
-	return tw.Flush()
+	fmt.Fprintf(tw, "timings\tfetch %.2fs, policy %.2fs, backtest %.2fs, fit %.2fs, upload %.2fs, total %.2fs\n",
+		t.Fetch, t.Policy, t.Backtest, t.Fit, t.Upload, t.Total)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(res.Candidates) > 0 {
+		fmt.Fprintln(w, "\npolicy candidates (gap closed at equal replica-hours on the history's folds):")
+		return policy.WriteRows(w, res.Candidates, 10)
+	}
+	return nil
 }

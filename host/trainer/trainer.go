@@ -51,6 +51,7 @@ import (
 	"github.com/ppa-autoscaler/ppa/abi"
 	"github.com/ppa-autoscaler/ppa/host/backtest"
 	"github.com/ppa-autoscaler/ppa/host/engine"
+	"github.com/ppa-autoscaler/ppa/host/policy"
 	"github.com/ppa-autoscaler/ppa/host/promsource"
 	"github.com/ppa-autoscaler/ppa/host/series"
 	"github.com/ppa-autoscaler/ppa/host/store"
@@ -61,7 +62,9 @@ import (
 // may overwrite it at link time (-ldflags -X).
 var Version = "0.1.0"
 
-// DefaultPlugin is the plugin used when Options.Plugin is empty.
+// DefaultPlugin is the plugin used when Options.Plugin is empty and the
+// policy search is disabled; with the search (the default) an empty
+// Options.Plugin lets it choose among policy.DefaultCandidates.
 const DefaultPlugin = "prophet"
 
 // Defaults of the hold-out and the MASE season, see Options.
@@ -79,6 +82,7 @@ const (
 const (
 	StageFetch    = "fetch"
 	StageValidate = "validate"
+	StagePolicy   = "policy"
 	StageBacktest = "backtest"
 	StageFit      = "fit"
 	StageUpload   = "upload"
@@ -163,6 +167,8 @@ type Options struct {
 	Season time.Duration
 	// Gate holds the quality gate's limits.
 	Gate GateLimits
+	// Scaling is what the policy search needs to know about the workload.
+	Scaling Scaling
 
 	// Store receives the plugin and the model. Required.
 	Store store.Store
@@ -183,9 +189,39 @@ type Options struct {
 	CreatedBy string
 }
 
+// Scaling describes the workload for the policy search (host/policy): the
+// trainer replays the history through the simulator's replica model and
+// stores the scaling policy that beats the HPA, or the reactive one, in
+// the manifest.
+type Scaling struct {
+	// Lead is the time a new replica needs to become ready: the horizon
+	// the scaler reads. Zero means DefaultLead.
+	Lead time.Duration
+	// TargetValue is the metric one replica should carry, the ScaledObject
+	// trigger's targetValue. Zero means unknown: the search then assumes
+	// the history's peak needs DefaultPeakReplicas replicas, and the
+	// policy's settings say so.
+	TargetValue float64
+	// TargetUtilization is the share of a replica's capacity that
+	// TargetValue stands for (capacity = TargetValue / TargetUtilization).
+	// Zero means DefaultTargetUtilization.
+	TargetUtilization float64
+	// Disabled skips the search: the manifest holds no policy and the
+	// scaler needs its decision keys.
+	Disabled bool
+}
+
+// Defaults of Scaling.
+const (
+	DefaultLead              = 5 * time.Minute
+	DefaultTargetUtilization = 0.8
+	DefaultPeakReplicas      = 20
+)
+
 // Timings are the wall times of the stages, in seconds.
 type Timings struct {
 	Fetch    float64 `json:"fetch"`
+	Policy   float64 `json:"policy"`
 	Backtest float64 `json:"backtest"`
 	Fit      float64 `json:"fit"`
 	Upload   float64 `json:"upload"`
@@ -215,6 +251,10 @@ type Result struct {
 	PluginPublished bool `json:"plugin_published"`
 	// ModelInfo is what the plugin's train reported about the fit.
 	ModelInfo map[string]any `json:"model_info,omitempty"`
+	// Policy is the learned scaling policy (also in the manifest), and
+	// Candidates the search's table, best first; nil when disabled.
+	Policy     *policy.Policy `json:"policy,omitempty"`
+	Candidates []policy.Row   `json:"candidates,omitempty"`
 	Timings   Timings        `json:"timings"`
 	// Manifest is the stored manifest.
 	Manifest store.Manifest `json:"manifest"`
@@ -286,6 +326,17 @@ func (r *run) check() error {
 	if g.MinCoverage > 1 {
 		return fmt.Errorf("trainer: gate: min coverage %v must be at most 1", g.MinCoverage)
 	}
+	sc := o.Scaling
+	switch {
+	case sc.Lead < 0:
+		return fmt.Errorf("trainer: scaling: lead %v must not be negative", sc.Lead)
+	case sc.TargetValue < 0 || math.IsNaN(sc.TargetValue) || math.IsInf(sc.TargetValue, 0):
+		return fmt.Errorf("trainer: scaling: target value %v must be a non-negative number (0 = derive from the history)", sc.TargetValue)
+	case sc.TargetUtilization < 0 || sc.TargetUtilization > 1 || math.IsNaN(sc.TargetUtilization):
+		return fmt.Errorf("trainer: scaling: target utilization %v must be in (0, 1] (0 = %v)", sc.TargetUtilization, DefaultTargetUtilization)
+	case o.Plugin == "" && !sc.Disabled && len(o.Params) > 0:
+		return errors.New("trainer: plugin parameters need a plugin: name one, or let the policy search choose with their defaults")
+	}
 	return nil
 }
 
@@ -313,11 +364,30 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		defer e.Close(context.WithoutCancel(ctx))
 		eng = e
 	}
-	pl, err := r.resolvePlugin(ctx, eng)
-	if err != nil {
-		return nil, fmt.Errorf("trainer: %w", err)
+	// Without a named plugin the policy search chooses among the built-in
+	// candidates; with one, it judges that plugin's decision rules.
+	refs := []string{o.Plugin}
+	switch {
+	case o.Plugin != "":
+	case o.Scaling.Disabled:
+		refs = []string{DefaultPlugin}
+	default:
+		refs = policy.DefaultCandidates
 	}
-	defer pl.plugin.Close(context.WithoutCancel(ctx))
+	var cands []*resolvedPlugin
+	defer func() {
+		for _, c := range cands {
+			c.plugin.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	for _, ref := range refs {
+		c, err := r.resolvePlugin(ctx, eng, ref)
+		if err != nil {
+			return nil, fmt.Errorf("trainer: %w", err)
+		}
+		cands = append(cands, c)
+	}
+	pl := cands[0]
 	desc := pl.plugin.Description()
 	params, err := desc.ParseParams(o.Params)
 	if err != nil {
@@ -337,6 +407,28 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		return nil, fmt.Errorf("trainer: %w", err)
 	}
 	r.progress(StageValidate, 1, 1, fmt.Sprintf("%d points, %d missing; hold-out %v, MASE season %v", window.Points, window.Missing, holdout, season))
+
+	var learned *policy.Result
+	if !o.Scaling.Disabled {
+		t0 = r.now()
+		r.progress(StagePolicy, 0, 1, fmt.Sprintf("searching the scaling policy among %d forecaster(s)", len(cands)))
+		if learned, err = r.searchPolicy(ctx, s, cands, params); err != nil {
+			return nil, fmt.Errorf("trainer: %w", err)
+		}
+		if f := learned.Forecaster; f != nil {
+			for _, c := range cands {
+				if c.ref.Name == f.Name {
+					pl = c
+				}
+			}
+			desc = pl.plugin.Description()
+			if params, err = desc.ParseParams(o.Params); err != nil {
+				return nil, fmt.Errorf("trainer: plugin %s %s: %w", desc.Name, desc.Version, err)
+			}
+		}
+		tm.Policy = lap(t0)
+		r.progress(StagePolicy, 1, 1, learned.Policy.Describe())
+	}
 
 	t0 = r.now()
 	r.progress(StageBacktest, 0, 1, fmt.Sprintf("backtesting %s %s on the last %v", desc.Name, desc.Version, holdout))
@@ -369,7 +461,14 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		return nil, fmt.Errorf("trainer: %w", err)
 	}
 	r.progress(StageUpload, 1, 2, "writing model "+o.Model.String())
+	var polJSON []byte
+	if learned != nil {
+		if polJSON, err = json.Marshal(learned.Policy); err != nil {
+			return nil, fmt.Errorf("trainer: policy: %w", err)
+		}
+	}
 	m, err := o.Store.PutModel(ctx, store.Manifest{
+		Policy:     polJSON,
 		Model:      o.Model,
 		Version:    o.Version,
 		Plugin:     pl.ref,
@@ -393,7 +492,7 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	}
 	r.progress(StageUpload, 2, 2, fmt.Sprintf("stored %s %s (%s)", m.Model, m.Version, verdict))
 
-	return &Result{
+	res := &Result{
 		Model:           m.Model.String(),
 		Version:         m.Version,
 		Rejected:        !gate.Accepted,
@@ -407,7 +506,11 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		ModelInfo:       tr.Info,
 		Timings:         tm,
 		Manifest:        m,
-	}, nil
+	}
+	if learned != nil {
+		res.Policy, res.Candidates = &learned.Policy, learned.Rows
+	}
+	return res, nil
 }
 
 // fetch reads the history and describes its window.

@@ -153,7 +153,7 @@ func TestRunCSVStoresVersions(t *testing.T) {
 			stages = append(stages, e.Stage)
 		}
 	}
-	if want := "fetch validate backtest fit upload"; strings.Join(stages, " ") != want {
+	if want := "fetch validate policy backtest fit upload"; strings.Join(stages, " ") != want {
 		t.Errorf("stages %q, want %q", stages, want)
 	}
 

@@ -22,7 +22,9 @@
 // wins. Noisy workloads thus get a smooth shape, regular ones a sharp one.
 //
 // Phases are taken on the UTC clock (t modulo the season since the Unix
-// epoch), so a model predicts any time, before or after its training.
+// epoch), so a model predicts any time, before or after its training. A
+// phase the history never observed (it is shorter than a season, or has a
+// gap at the same time every season) takes the mean of the observed values.
 //
 // What this plugin does not model is the short-term deviation from the
 // shape (today busier than usual): that is the job of the host's anchoring,
@@ -217,9 +219,18 @@ func (p *Plugin) Train(req *abi.TrainRequest) (*abi.TrainResponse, error) {
 	// Whole seasons observed: the profile needs every phase seen once.
 	h := history{g: g, first: first, step: step, phases: int(phases)}
 	sum, cnt := h.sums()
+	// A phase never observed (a history shorter than a season, or a gap at
+	// the same time every day) takes the mean of the observed values.
+	var total float64
+	var n, unseen int
+	for ph := range cnt {
+		total += sum[ph]
+		n += cnt[ph]
+	}
 	for ph, c := range cnt {
 		if c == 0 {
-			return nil, abi.Errorf(abi.StatusInsufficientData, "phase %s of the %s season was never observed: the history needs at least one whole season", fmtMillis(int64(ph)*step), fmtMillis(season))
+			sum[ph], cnt[ph] = total/float64(n), 1
+			unseen++
 		}
 	}
 	weekly := cfg.weekly == "true" || cfg.weekly == "auto" && (ts[len(ts)-1]-ts[0]) >= week.Milliseconds()-step && week.Milliseconds()%season == 0
@@ -255,6 +266,9 @@ func (p *Plugin) Train(req *abi.TrainRequest) (*abi.TrainResponse, error) {
 	}
 	if !math.IsNaN(cvErr) {
 		info["cv_rmse"] = cvErr
+	}
+	if unseen > 0 {
+		info["unobserved_phases"] = unseen
 	}
 	if weekly {
 		info["weekday_offsets"] = offsets[:]
