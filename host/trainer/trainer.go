@@ -255,7 +255,7 @@ type Result struct {
 	// Candidates the search's table, best first; nil when disabled.
 	Policy     *policy.Policy `json:"policy,omitempty"`
 	Candidates []policy.Row   `json:"candidates,omitempty"`
-	Timings   Timings        `json:"timings"`
+	Timings    Timings        `json:"timings"`
 	// Manifest is the stored manifest.
 	Manifest store.Manifest `json:"manifest"`
 }
