@@ -107,6 +107,12 @@ func (g *grpcService) ModelInfer(ctx context.Context, req *inferencepb.ModelInfe
 		return nil, grpcError(err)
 	}
 	out := &inferencepb.ModelInferResponse{ModelName: resp.model, ModelVersion: resp.version, Id: resp.id}
+	switch {
+	case resp.policy != nil:
+		out.Parameters = map[string]*inferencepb.InferParameter{ParamPolicy: {ParameterChoice: &inferencepb.InferParameter_StringParam{StringParam: string(resp.policy)}}}
+	case resp.policyErr != "":
+		out.Parameters = map[string]*inferencepb.InferParameter{ParamPolicyError: {ParameterChoice: &inferencepb.InferParameter_StringParam{StringParam: resp.policyErr}}}
+	}
 	for _, o := range resp.outputs {
 		t := &inferencepb.ModelInferResponse_InferOutputTensor{Name: o.name, Datatype: o.datatype, Shape: []int64{int64(o.len())}}
 		switch {

@@ -142,6 +142,12 @@ func series(level, amplitude float64) ([]int64, []float64) {
 // model trains a model with the plugin package and stores it as version.
 func (e *env) model(pkg, name, version string, params abi.Params, level, amplitude float64) store.Manifest {
 	e.t.Helper()
+	return e.modelWithPolicy(pkg, name, version, params, level, amplitude, nil)
+}
+
+// modelWithPolicy is model with pol as the manifest's scaling policy.
+func (e *env) modelWithPolicy(pkg, name, version string, params abi.Params, level, amplitude float64, pol json.RawMessage) store.Manifest {
+	e.t.Helper()
 	ctx := context.Background()
 	meta := e.plugin(pkg)
 	_, wasm, err := e.st.GetPlugin(ctx, meta.Name, meta.Version)
@@ -167,6 +173,7 @@ func (e *env) model(pkg, name, version string, params abi.Params, level, amplitu
 		Seed:       7,
 		Gate:       store.Gate{Accepted: true},
 		Trainer:    store.TrainerInfo{Version: "test"},
+		Policy:     pol,
 	}, resp.Model)
 	if err != nil {
 		e.t.Fatalf("put model %s: %v", name, err)

@@ -25,6 +25,12 @@ const (
 
 	// OutputDS holds the forecast times in unix seconds (INT64, [n]).
 	OutputDS = "ds"
+	// ParamPolicy is the inference response parameter that carries the
+	// model version's scaling policy (host/policy.Policy: an object over
+	// REST, its JSON as a string over gRPC); ParamPolicyError replaces it
+	// with the reason when the version has no valid policy.
+	ParamPolicy      = "policy"
+	ParamPolicyError = "policy_error"
 	// OutputYhat holds the point forecasts (FP64, [n]).
 	OutputYhat = "yhat"
 	// OutputLower and OutputUpper hold the interval bounds (FP64, [n]);
@@ -149,6 +155,10 @@ func (o outputTensor) len() int {
 type inferResponse struct {
 	model, version, id string
 	outputs            []outputTensor
+	// policy is the model version's scaling policy as JSON, or policyErr
+	// why it has none (response parameters "policy" / "policy_error").
+	policy    []byte
+	policyErr string
 }
 
 // lookup returns the serving version of a model, as a request error when
@@ -278,6 +288,11 @@ func (s *Server) infer(ctx context.Context, protocol string, req inferRequest) (
 		return inferResponse{}, pluginError(err)
 	}
 	resp = inferResponse{model: m.Name, version: m.Version(), id: req.id}
+	if _, js, perr := m.Policy(); perr != nil {
+		resp.policyErr = perr.Error()
+	} else {
+		resp.policy = js
+	}
 	for _, name := range want {
 		switch name {
 		case OutputDS:

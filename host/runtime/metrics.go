@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/ppa-autoscaler/ppa/host/engine"
+	"github.com/ppa-autoscaler/ppa/host/policy"
 	"github.com/ppa-autoscaler/ppa/host/runtime/modelset"
 )
 
@@ -83,13 +84,19 @@ var (
 		"Model versions loaded (the first and every reload), by model.", []string{"model"}, nil)
 	descFailures = prometheus.NewDesc("ppa_runtime_model_load_failures_total",
 		"Failed attempts to resolve or load a model version, by model.", []string{"model"}, nil)
+	descPolicy = prometheus.NewDesc("ppa_runtime_model_policy",
+		"1 for every loaded model, labelled with the mode of its serving version's scaling policy: predictive, reactive (no candidate beat the HPA on the history; the scaler serves the current value), or invalid (missing or corrupt: the scaler falls back as for a missing forecast).",
+		[]string{"model", "mode"}, nil)
+	descPolicyBenefit = prometheus.NewDesc("ppa_runtime_model_policy_benefit",
+		"What the serving version's predictive policy achieved on its training history, at equal replica-hours against the HPA: measure gap_closed (share of the reactive → oracle gap in under-provisioned minutes), pooled_gap_closed, underprovisioned_ratio, replica_hours_ratio, lead_mae, persistence_mae.",
+		[]string{"model", "measure"}, nil)
 	descReady = prometheus.NewDesc("ppa_runtime_ready",
 		"1 when every model is loaded (the readiness endpoint says ready).", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (c *setCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descModel, descLoaded, descLoads, descFailures, descReady} {
+	for _, d := range []*prometheus.Desc{descModel, descLoaded, descLoads, descFailures, descReady, descPolicy, descPolicyBenefit} {
 		ch <- d
 	}
 }
@@ -105,6 +112,9 @@ func (c *setCollector) Collect(ch chan<- prometheus.Metric) {
 			st.Name, st.Ref.Namespace, st.Version, st.Plugin, st.PluginVersion, st.State.String())
 		ch <- prometheus.MustNewConstMetric(descLoads, prometheus.CounterValue, float64(st.Loads), st.Name)
 		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(st.Failures), st.Name)
+		if m, _ := c.set.Get(st.Name); m != nil {
+			collectPolicy(ch, m)
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(descLoaded, prometheus.GaugeValue, float64(loaded))
 	ready := 0.0
@@ -112,4 +122,28 @@ func (c *setCollector) Collect(ch chan<- prometheus.Metric) {
 		ready = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, ready)
+}
+
+// collectPolicy reports a loaded model's policy mode and measured benefit.
+func collectPolicy(ch chan<- prometheus.Metric, m *modelset.Model) {
+	p, _, err := m.Policy()
+	mode := "invalid"
+	if err == nil {
+		mode = string(p.Mode)
+	}
+	ch <- prometheus.MustNewConstMetric(descPolicy, prometheus.GaugeValue, 1, m.Name, mode)
+	if err != nil || p.Mode != policy.ModePredictive || p.Benefit == nil {
+		return
+	}
+	b := p.Benefit
+	for _, v := range []struct {
+		name string
+		v    float64
+	}{
+		{"gap_closed", b.GapClosed}, {"pooled_gap_closed", b.PooledGapClosed},
+		{"underprovisioned_ratio", b.UnderprovisionedRatio}, {"replica_hours_ratio", b.ReplicaHoursRatio},
+		{"lead_mae", b.LeadMAE}, {"persistence_mae", b.PersistenceMAE},
+	} {
+		ch <- prometheus.MustNewConstMetric(descPolicyBenefit, prometheus.GaugeValue, v.v, m.Name, v.name)
+	}
 }

@@ -105,6 +105,7 @@ func metadataOf(m *modelset.Model) modelMetadata {
 			{Name: OutputYhat, Datatype: DatatypeFP64, Shape: []int64{-1}},
 		},
 		Parameters: map[string]any{
+			"policy":         policyParam(m),
 			"namespace":      m.Manifest.Model.Namespace,
 			"plugin":         m.Manifest.Plugin.Name,
 			"plugin_version": m.Manifest.Plugin.Version,
@@ -120,6 +121,29 @@ func metadataOf(m *modelset.Model) modelMetadata {
 			tensorMetadata{Name: OutputUpper, Datatype: DatatypeFP64, Shape: []int64{-1}})
 	}
 	return md
+}
+
+// policyParam is the model's policy for its metadata: the policy object, or
+// {"error": why it has none}.
+func policyParam(m *modelset.Model) any {
+	p, _, err := m.Policy()
+	if err != nil {
+		return map[string]string{"error": err.Error()}
+	}
+	return p
+}
+
+// parameters are the response parameters: the model version's policy
+// (an object over REST; a JSON string over gRPC, see grpcParameters), or
+// policy_error.
+func (r inferResponse) parameters() map[string]any {
+	switch {
+	case r.policy != nil:
+		return map[string]any{ParamPolicy: json.RawMessage(r.policy)}
+	case r.policyErr != "":
+		return map[string]any{ParamPolicyError: r.policyErr}
+	}
+	return nil
 }
 
 func (s *Server) restModelMetadata(w http.ResponseWriter, r *http.Request) {
@@ -186,7 +210,7 @@ func (s *Server) restInfer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	out := restInferResponse{ModelName: resp.model, ModelVersion: resp.version, ID: resp.id}
+	out := restInferResponse{ModelName: resp.model, ModelVersion: resp.version, ID: resp.id, Parameters: resp.parameters()}
 	for _, o := range resp.outputs {
 		t := restOutput{Name: o.name, Datatype: o.datatype, Shape: []int64{int64(o.len())}}
 		if o.datatype == DatatypeInt64 {
@@ -294,10 +318,11 @@ type restOutput struct {
 }
 
 type restInferResponse struct {
-	ModelName    string       `json:"model_name"`
-	ModelVersion string       `json:"model_version"`
-	ID           string       `json:"id,omitempty"`
-	Outputs      []restOutput `json:"outputs"`
+	ModelName    string         `json:"model_name"`
+	ModelVersion string         `json:"model_version"`
+	ID           string         `json:"id,omitempty"`
+	Parameters   map[string]any `json:"parameters,omitempty"`
+	Outputs      []restOutput   `json:"outputs"`
 }
 
 // jsonFloats encodes float64s exactly (shortest round-trip form); JSON has

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ppa-autoscaler/ppa/abi"
+	"github.com/ppa-autoscaler/ppa/host/policy"
 	"github.com/ppa-autoscaler/ppa/host/store"
 )
 
@@ -47,6 +48,30 @@ type Model struct {
 	model []byte
 	cache *curveCache      // nil when caching is off
 	tick  func() time.Time // measures plugin call durations
+
+	policy     *policy.Policy
+	policyJSON []byte
+	policyErr  error
+}
+
+// Policy returns the scaling policy stored with the version (compact JSON
+// beside it), or an error naming the model version when the manifest has
+// none or holds one that does not decode: the scaler then falls back as
+// for a missing forecast. The forecast itself still serves.
+func (m *Model) Policy() (*policy.Policy, []byte, error) {
+	return m.policy, m.policyJSON, m.policyErr
+}
+
+// parsePolicy decodes and validates the manifest's policy.
+func parsePolicy(man store.Manifest) (*policy.Policy, error) {
+	if len(man.Policy) == 0 {
+		return nil, fmt.Errorf("model %s version %s: the manifest holds no scaling policy (trained without the policy search)", man.Model, man.Version)
+	}
+	p, err := policy.Parse(man.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("model %s version %s: %w", man.Model, man.Version, err)
+	}
+	return p, nil
 }
 
 // Version is the loaded version of the model.

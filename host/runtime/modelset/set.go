@@ -11,6 +11,7 @@ package modelset
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -513,6 +514,9 @@ func (s *Set) load(ctx context.Context, w Want) (*Model, error) {
 		model:    art.Model,
 		cache:    newCurveCache(s.cfg.Cache),
 		tick:     s.cfg.Tick,
+	}
+	if m.policy, m.policyErr = parsePolicy(man); m.policyErr == nil {
+		m.policyJSON, _ = json.Marshal(m.policy) // a decoded policy always encodes
 	}
 	// One prediction proves the model and plugin work together before the
 	// version replaces one that does.
