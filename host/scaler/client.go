@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/ppa-autoscaler/ppa/host/policy"
 	"github.com/ppa-autoscaler/ppa/host/runtime/inferencepb"
 )
 
@@ -27,6 +28,11 @@ type Forecast struct {
 	Yhat, Lower, Upper []float64
 	// Fetched is when the scaler received it (scaler clock).
 	Fetched time.Time
+	// Policy is the model version's learned scaling policy, sent with the
+	// forecast; PolicyErr says why there is none (missing or corrupt in the
+	// manifest, or undecodable), naming the version.
+	Policy    *policy.Policy
+	PolicyErr error
 }
 
 // ForecastSource fetches forecasts for a model from a runtime.
@@ -37,6 +43,13 @@ type ForecastSource interface {
 	// step, which its forecast cache answers without calling the plugin.
 	Forecast(ctx context.Context, address, model string, start time.Time, horizon time.Duration) (*Forecast, error)
 }
+
+// ErrNoPolicy says a forecast came without a usable learned policy.
+var ErrNoPolicy = errors.New("no usable scaling policy")
+
+// ErrReactivePolicy says the learned policy is reactive: serve the current
+// value.
+var ErrReactivePolicy = errors.New("the learned policy is reactive")
 
 // ErrModelNotFound is returned when the runtime does not serve the model.
 var ErrModelNotFound = errors.New("model not served by the runtime")
@@ -143,6 +156,19 @@ func int64Input(name string, v int64) *inferencepb.ModelInferRequest_InferInputT
 
 func decodeForecast(resp *inferencepb.ModelInferResponse) (*Forecast, error) {
 	f := &Forecast{Version: resp.GetModelVersion()}
+	switch ps := resp.GetParameters(); {
+	case ps["policy"] != nil:
+		p, err := policy.Parse([]byte(ps["policy"].GetStringParam()))
+		if err != nil {
+			f.PolicyErr = fmt.Errorf("model version %s: %w", f.Version, err)
+		} else {
+			f.Policy = p
+		}
+	case ps["policy_error"] != nil:
+		f.PolicyErr = fmt.Errorf("%w: %s", ErrNoPolicy, ps["policy_error"].GetStringParam())
+	default:
+		f.PolicyErr = fmt.Errorf("%w: model version %s: the runtime sent none (a runtime older than policies?)", ErrNoPolicy, f.Version)
+	}
 	raw := resp.GetRawOutputContents()
 	for i, out := range resp.GetOutputs() {
 		var rawBytes []byte

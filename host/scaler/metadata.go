@@ -82,7 +82,16 @@ type Trigger struct {
 	// AnchorHalfLife fades the anchoring shift out ahead of now
 	// (decision.Options.AnchorHalfLife); zero keeps the full shift.
 	AnchorHalfLife time.Duration
+	// Learned is true when the trigger sets none of the decision keys
+	// (aggregation, bound, anchor, anchorHalfLife): the rules then come
+	// from the scaling policy the trainer learned and the runtime serves
+	// with the forecast. Any decision key replaces the whole policy with
+	// the trigger's rules.
+	Learned bool
 }
+
+// DecisionKeys are the trigger keys that replace the learned policy.
+var DecisionKeys = []string{KeyAggregation, KeyBound, KeyAnchor, KeyAnchorHalfLife}
 
 // HasFloor reports whether a reactive value is configured.
 func (t *Trigger) HasFloor() bool { return t.ReactiveQuery != "" }
@@ -184,6 +193,12 @@ func ParseTrigger(scaledObject, defaultNamespace string, md map[string]string) (
 	if v, ok := get(KeyAnchorHalfLife); ok {
 		if t.AnchorHalfLife, err = abi.ParseDuration(v); err != nil || t.AnchorHalfLife < 0 {
 			return nil, fmt.Errorf("metadata %q: %q is not a duration of 0 or more", KeyAnchorHalfLife, v)
+		}
+	}
+	t.Learned = true
+	for _, k := range DecisionKeys {
+		if _, ok := get(k); ok {
+			t.Learned = false
 		}
 	}
 	return t, t.Validate()

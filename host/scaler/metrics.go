@@ -13,8 +13,12 @@ type Metrics struct {
 	reactiveValue *prometheus.GaugeVec
 	servedValue   *prometheus.GaugeVec
 	age           *prometheus.GaugeVec
+	policyMode    *prometheus.GaugeVec
 	errors        *prometheus.CounterVec
 }
+
+// policyModes are the values of the policy gauge's mode label.
+var policyModes = []string{"predictive", "reactive", "invalid", "trigger"}
 
 // NewMetrics registers the scaler's metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -27,12 +31,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reactiveValue: gauge("reactive_value", "Current value of the reactive query last read."),
 		servedValue:   gauge("served_value", "Metric value last returned to KEDA."),
 		age:           gauge("forecast_age_seconds", "Age of the cached forecast used by the last evaluation."),
+		policyMode: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "ppa", Subsystem: "scaler", Name: "policy",
+			Help: "1 for the rules the last evaluation used, by mode: predictive (the learned policy), reactive (the learned policy serves the current value), invalid (no usable policy: the fallback of a missing forecast), trigger (the trigger's decision keys replace the policy); 0 for the others."},
+			[]string{"scaledobject", "model", "mode"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "ppa", Subsystem: "scaler", Name: "errors_total",
-			Help: "Evaluation problems by reason (runtime_error, runtime_timeout, model_not_found, no_endpoint, stale, no_forecast, no_interval, no_current, prometheus).",
+			Help: "Evaluation problems by reason (runtime_error, runtime_timeout, model_not_found, no_endpoint, stale, no_forecast, no_interval, no_current, no_policy, prometheus).",
 		}, []string{"scaledobject", "model", "reason"}),
 	}
-	reg.MustRegister(m.forecastValue, m.reactiveValue, m.servedValue, m.age, m.errors)
+	reg.MustRegister(m.forecastValue, m.reactiveValue, m.servedValue, m.age, m.policyMode, m.errors)
 	return m
 }
 
@@ -63,5 +70,18 @@ func (m *Metrics) forecastAge(t *Trigger, d time.Duration) {
 func (m *Metrics) error(t *Trigger, reason string) {
 	if m != nil && reason != "" {
 		m.errors.WithLabelValues(t.ScaledObject, t.ModelKey(), reason).Inc()
+	}
+}
+
+func (m *Metrics) policy(t *Trigger, mode string) {
+	if m == nil {
+		return
+	}
+	for _, md := range policyModes {
+		v := 0.0
+		if md == mode {
+			v = 1
+		}
+		m.policyMode.WithLabelValues(t.ScaledObject, t.ModelKey(), md).Set(v)
 	}
 }

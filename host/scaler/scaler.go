@@ -31,6 +31,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ppa-autoscaler/ppa/host/decision"
+	"github.com/ppa-autoscaler/ppa/host/policy"
 )
 
 // ReactiveSource reads a metric's current value (the reactive floor).
@@ -215,7 +216,33 @@ func (s *Server) Evaluate(ctx context.Context, t *Trigger) (Evaluation, error) {
 	if ferr != nil {
 		s.cfg.Metrics.error(t, fetchReason(ferr))
 	}
-	d, err := t.Options().Decide(in)
+	opts := t.Options()
+	if t.Learned && ev.Forecast != nil {
+		var perr error
+		if opts, perr = applyPolicy(opts, ev.Forecast); perr != nil {
+			s.cfg.Metrics.policy(t, policyMode(perr))
+			in.Forecast = nil
+			if errors.Is(perr, ErrReactivePolicy) {
+				// Serve the current value, as the HPA would.
+				if !in.HasCurrent {
+					s.cfg.Metrics.error(t, "no_current")
+					return ev, status.Errorf(codes.Unavailable, "scaledobject %s: model %s: %v, and the trigger has no current value to serve (set %q and %q)", t.ScaledObject, t.ModelKey(), perr, KeyReactiveQuery, KeyPrometheusAddress)
+				}
+				ev.Decision = decision.Decision{Value: in.Current, Arm: decision.ArmFloor, Current: in.Current, Forecast: math.NaN(), Residual: math.NaN(), Unclamped: math.NaN(), ForecastErr: perr}
+				ev.Value = in.Current
+				s.cfg.Metrics.served(t, ev.Value)
+				return ev, nil
+			}
+			s.cfg.Metrics.error(t, "no_policy")
+			s.cfg.Logger.Warn("no usable learned policy: falling back as for a missing forecast", "scaledobject", t.ScaledObject, "model", t.ModelKey(), "err", perr)
+			ferr = perr
+		} else {
+			s.cfg.Metrics.policy(t, string(policy.ModePredictive))
+		}
+	} else if !t.Learned {
+		s.cfg.Metrics.policy(t, "trigger")
+	}
+	d, err := opts.Decide(in)
 	if f != nil {
 		s.cfg.Metrics.forecastAge(t, now.Sub(f.Fetched))
 	}
@@ -278,6 +305,40 @@ func (s *Server) current(ctx context.Context, t *Trigger, now time.Time) (float6
 		return 0, fmt.Errorf("reactive query %q at %s: %w", t.ReactiveQuery, t.PrometheusAddress, err)
 	}
 	return v, nil
+}
+
+// applyPolicy returns the decision rules of the forecast's learned policy,
+// keeping the trigger's horizon and age limit; the reactive floor applies
+// whenever the trigger can read the current value. The error wraps
+// ErrReactivePolicy for a reactive policy and ErrNoPolicy for a missing or
+// invalid one.
+func applyPolicy(trigger decision.Options, f *Forecast) (decision.Options, error) {
+	switch {
+	case f.PolicyErr != nil:
+		if errors.Is(f.PolicyErr, ErrNoPolicy) {
+			return trigger, f.PolicyErr
+		}
+		return trigger, fmt.Errorf("%w: %w", ErrNoPolicy, f.PolicyErr)
+	case f.Policy == nil:
+		return trigger, fmt.Errorf("%w: model version %s", ErrNoPolicy, f.Version)
+	case f.Policy.Mode == policy.ModeReactive:
+		return trigger, fmt.Errorf("%w (model version %s): %s", ErrReactivePolicy, f.Version, f.Policy.Reason)
+	}
+	o, ok, err := f.Policy.Options(trigger.Horizon)
+	if err != nil || !ok {
+		return trigger, fmt.Errorf("%w: model version %s: %v", ErrNoPolicy, f.Version, err)
+	}
+	o.MaxForecastAge = trigger.MaxForecastAge
+	o.ReactiveFloor = o.ReactiveFloor || trigger.ReactiveFloor
+	return o, nil
+}
+
+// policyMode labels a policy error for the policy gauge.
+func policyMode(err error) string {
+	if errors.Is(err, ErrReactivePolicy) {
+		return string(policy.ModeReactive)
+	}
+	return "invalid"
 }
 
 func toDecisionForecast(f *Forecast) (*decision.Forecast, error) {

@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ppa-autoscaler/ppa/host/decision"
+	"github.com/ppa-autoscaler/ppa/host/policy"
 	"github.com/ppa-autoscaler/ppa/test/testenv"
 )
 
@@ -41,7 +43,16 @@ type curveSource struct {
 	err    error
 	calls  int
 	bounds bool
+	// policy is served with every forecast; nil serves plainPolicy, the
+	// rules a trigger without decision keys used before policies.
+	policy    *policy.Policy
+	policyErr error
 }
+
+// plainPolicy reads the max of yhat over the horizon, without anchoring,
+// margin or floor of its own.
+var plainPolicy = &policy.Policy{Mode: policy.ModePredictive, Forecaster: "test",
+	Decision: &policy.Decision{Aggregation: decision.AggMax, Bound: decision.BoundYhat}}
 
 func (s *curveSource) Forecast(_ context.Context, address, model string, start time.Time, horizon time.Duration) (*Forecast, error) {
 	s.mu.Lock()
@@ -50,7 +61,10 @@ func (s *curveSource) Forecast(_ context.Context, address, model string, start t
 	if s.err != nil {
 		return nil, s.err
 	}
-	out := &Forecast{Model: model, Version: "v1"}
+	out := &Forecast{Model: model, Version: "v1", Policy: s.policy, PolicyErr: s.policyErr}
+	if out.Policy == nil && out.PolicyErr == nil {
+		out.Policy = plainPolicy
+	}
 	if start.IsZero() {
 		start = s.clock()
 	}
