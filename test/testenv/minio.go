@@ -102,7 +102,10 @@ func (s *MinIOServer) start() error {
 	if err != nil {
 		return err
 	}
-	if err := waitReady(p, "http://"+s.Endpoint+"/minio/health/ready"); err != nil {
+	// /minio/health/cluster answers 200 only once the object layer is up
+	// (health/ready can answer before it on a restart, and the first
+	// requests then fail with "Server not initialized yet").
+	if err := waitReady(p, "http://"+s.Endpoint+"/minio/health/cluster"); err != nil {
 		p.stop(0)
 		return err
 	}
