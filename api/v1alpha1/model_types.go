@@ -7,6 +7,8 @@ import (
 
 // Defaults of a Model's optional fields, as the CRD applies them.
 const (
+	// DefaultLead is the policy search's default lead (spec.scaling.lead).
+	DefaultLead = "5m"
 	// DefaultHistory is how much history a training reads.
 	DefaultHistory = "14d"
 	// DefaultStep is the sampling step of the history.
@@ -30,8 +32,20 @@ type ModelSpec struct {
 
 	// Forecaster names the plugin that learns the metric: a registered
 	// Forecaster (by spec.name and spec.version) or a plugin built into
-	// the trainer.
-	Forecaster ForecasterRef `json:"forecaster"`
+	// the trainer. Without a name, every training's policy search picks
+	// among the built-in forecasters built for short leads; with one, the
+	// search judges that plugin's decision rules.
+	// +optional
+	// +kubebuilder:default={}
+	Forecaster ForecasterRef `json:"forecaster,omitempty"`
+
+	// Scaling describes the workload for the policy search each training
+	// runs: the trainer replays the history through the HPA's replica
+	// model and stores the rules that beat the HPA (or the reactive
+	// policy) with the model, and the scaler applies them.
+	// +optional
+	// +kubebuilder:default={}
+	Scaling ScalingSpec `json:"scaling,omitempty"`
 
 	// Parameters are the plugin's parameters (see `ppa plugin inspect`),
 	// passed to each training as --param key=value.
@@ -133,10 +147,12 @@ type BasicAuth struct {
 
 // ForecasterRef names a forecaster plugin.
 type ForecasterRef struct {
-	// Name is the plugin's name, e.g. prophet or seasonalnaive.
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// Name is the plugin's name, e.g. prophet or seasonal-profile. Empty:
+	// the policy search chooses.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$`
 	// +kubebuilder:validation:MaxLength=63
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// Version is the plugin's semantic version. Without it: the newest
 	// registered Forecaster of that name, else the built-in plugin.
@@ -144,6 +160,29 @@ type ForecasterRef struct {
 	// +kubebuilder:validation:Pattern=`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9a-z.-]+)?$`
 	// +kubebuilder:validation:MaxLength=63
 	Version string `json:"version,omitempty"`
+}
+
+// ScalingSpec is what the policy search needs to know about the workload.
+type ScalingSpec struct {
+	// Lead is the time a new replica needs to become ready, the horizon
+	// the scaler reads (the ScaledObject trigger's horizon should match).
+	// +optional
+	// +kubebuilder:default="5m"
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$`
+	Lead string `json:"lead,omitempty"`
+
+	// TargetValue is the metric one replica should carry: the ScaledObject
+	// trigger's targetValue. Without it the search assumes the history's
+	// peak needs 20 replicas, and the policy says so.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?$`
+	TargetValue string `json:"targetValue,omitempty"`
+
+	// TargetUtilization is the share of a replica's capacity that
+	// TargetValue stands for, in (0, 1]. Default 0.8.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^(0(\.[0-9]+)?|1(\.0+)?)$`
+	TargetUtilization string `json:"targetUtilization,omitempty"`
 }
 
 // TrainingSpec configures the trainings of a Model.
@@ -301,6 +340,34 @@ type ModelStatus struct {
 	// Forecaster is the plugin the trainings use, as resolved.
 	// +optional
 	Forecaster *ResolvedForecaster `json:"forecaster,omitempty"`
+
+	// Policy is the scaling policy the newest finished training learned:
+	// predictive (with the forecaster it picked and what it gained on the
+	// history) or reactive, and why.
+	// +optional
+	Policy *PolicyStatus `json:"policy,omitempty"`
+}
+
+// PolicyStatus summarises a learned scaling policy (host/policy).
+type PolicyStatus struct {
+	// Mode is predictive or reactive.
+	Mode string `json:"mode"`
+	// Reason says why: what won, or why nothing beat the HPA.
+	Reason string `json:"reason,omitempty"`
+	// Forecaster is the plugin a predictive policy reads.
+	// +optional
+	Forecaster string `json:"forecaster,omitempty"`
+	// Rules describes a predictive policy's decision rules.
+	// +optional
+	Rules string `json:"rules,omitempty"`
+	// GapClosed is the share of the HPA → oracle gap in under-provisioned
+	// minutes the policy closed on the history at equal replica-hours,
+	// e.g. "61.2%".
+	// +optional
+	GapClosed string `json:"gapClosed,omitempty"`
+	// Version is the model version the policy was stored with.
+	// +optional
+	Version string `json:"version,omitempty"`
 }
 
 // ResolvedForecaster is the plugin a Model's forecaster reference resolved

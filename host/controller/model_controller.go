@@ -147,6 +147,11 @@ func (r *ModelReconciler) resolve(ctx context.Context, m *ppav1.Model, st *ppav1
 	default:
 		return t, &errUnresolved{ppav1.ReasonNoStore, "spec.store is not set and the controller has no --default-store-uri"}
 	}
+	if m.Spec.Forecaster.Name == "" {
+		// The trainer's policy search picks among its built-in candidates.
+		st.Forecaster = nil
+		return t, nil
+	}
 	resolved, err := r.resolveForecaster(ctx, m.Spec.Forecaster)
 	if err != nil {
 		st.Forecaster = nil

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ppav1 "github.com/ppa-autoscaler/ppa/api/v1alpha1"
+	"github.com/ppa-autoscaler/ppa/host/policy"
 )
 
 // trainerResult is the part of the trainer's JSON result (host/trainer's
@@ -23,6 +24,25 @@ type trainerResult struct {
 	Version  string `json:"version"`
 	Rejected bool   `json:"rejected"`
 	Reason   string `json:"reason"`
+	// Policy is the learned scaling policy (host/policy.Policy), when the
+	// trainer ran the search.
+	Policy *policy.Policy `json:"policy,omitempty"`
+}
+
+// policyStatus summarises a trainer's policy for the Model's status.
+func policyStatus(r *trainerResult) *ppav1.PolicyStatus {
+	p := r.Policy
+	if p == nil {
+		return nil
+	}
+	ps := &ppav1.PolicyStatus{Mode: string(p.Mode), Reason: p.Reason, Version: r.Version}
+	if p.Mode == policy.ModePredictive {
+		ps.Forecaster, ps.Rules = p.Forecaster, p.Describe()
+		if b := p.Benefit; b != nil {
+			ps.GapClosed = fmt.Sprintf("%.1f%%", 100*b.GapClosed)
+		}
+	}
+	return ps
 }
 
 // workflowResult reads the trainer's result from wf's global output
@@ -87,8 +107,10 @@ func applyTrainings(st *ppav1.ModelStatus, wfs []wfv1.Workflow) metav1.Condition
 		if wf.Status.Phase != wfv1.WorkflowSucceeded {
 			continue
 		}
-		if r, err := workflowResult(wf); err == nil && r != nil && !r.Rejected && r.Version > st.ServingVersion {
+		if r, err := workflowResult(wf); err == nil && r != nil && !r.Rejected && r.Version >= st.ServingVersion {
 			st.ServingVersion = r.Version
+			// The policy the scaler applies is the serving version's.
+			st.Policy = policyStatus(r)
 		}
 	}
 	trained := metav1.ConditionFalse

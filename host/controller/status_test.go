@@ -342,3 +342,34 @@ func TestCheckABI(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyStatus: the Model's status carries the serving version's
+// learned policy, predictive or reactive with its reason.
+func TestPolicyStatus(t *testing.T) {
+	const (
+		predictive = `{"model":"shop/checkout","version":"20260301T1100Z-aaaa","rejected":false,"policy":{"mode":"predictive","reason":"seasonal-profile max/learned-anchor/floor closes 61.2 %","forecaster":"seasonal-profile",` +
+			`"decision":{"aggregation":"max","bound":"yhat","reactive_floor":true,"anchor":true,"anchor_gain":0.8,"anchor_half_life":"10m0s","margin":2.5,"margin_quantile":0.5},"benefit":{"gap_closed":0.612},"settings":{"lead":"5m0s"}}}`
+		reactive = `{"model":"shop/checkout","version":"20260301T1200Z-bbbb","rejected":false,"policy":{"mode":"reactive","reason":"history too short for walk-forward scoring","settings":{"lead":"5m0s"}}}`
+	)
+	for _, tc := range []struct {
+		name string
+		wfs  []wfv1.Workflow
+		want *ppav1.PolicyStatus
+	}{
+		{"no policy", []wfv1.Workflow{wf("a", wfv1.WorkflowSucceeded, 0, 5, accepted1)}, nil},
+		{"predictive", []wfv1.Workflow{wf("a", wfv1.WorkflowSucceeded, 0, 5, predictive)}, &ppav1.PolicyStatus{
+			Mode: "predictive", Reason: "seasonal-profile max/learned-anchor/floor closes 61.2 %", Forecaster: "seasonal-profile",
+			Rules:     "predictive: seasonal-profile, max of yhat +2.5 (q0.5), anchored ×0.80 half-life 10m0s, reactive floor",
+			GapClosed: "61.2%", Version: "20260301T1100Z-aaaa"}},
+		{"the serving version's", []wfv1.Workflow{wf("a", wfv1.WorkflowSucceeded, 0, 5, predictive), wf("b", wfv1.WorkflowSucceeded, 10, 15, reactive)}, &ppav1.PolicyStatus{
+			Mode: "reactive", Reason: "history too short for walk-forward scoring", Version: "20260301T1200Z-bbbb"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var st ppav1.ModelStatus
+			applyTrainings(&st, tc.wfs)
+			if got, want := st.Policy, tc.want; (got == nil) != (want == nil) || got != nil && *got != *want {
+				t.Errorf("policy status\n got %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}

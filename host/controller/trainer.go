@@ -31,7 +31,8 @@ const (
 // TrainerArgs is the command line of one training of m, after the
 // executable: the flags of ppa-trainer (host/trainer.Flags), with plugin
 // the resolved --plugin (NAME or NAME@VERSION) and storeURI the store.
-// It is the one place that knows the trainer's flags.
+// It is the one place that knows the trainer's flags. An empty plugin
+// leaves --plugin out: the trainer's policy search then chooses.
 //
 // Parameters are passed sorted by key, so that the same Model always
 // renders the same arguments. Credentials are not arguments: the files and
@@ -69,8 +70,10 @@ func TrainerArgs(m *ppav1.Model, plugin, storeURI string) []string {
 	args = append(args,
 		"--store", storeURI,
 		"--model", m.Namespace+"/"+m.Name,
-		"--plugin", plugin,
 	)
+	if plugin != "" {
+		args = append(args, "--plugin", plugin)
+	}
 	keys := make([]string, 0, len(m.Spec.Parameters))
 	for k := range m.Spec.Parameters {
 		keys = append(keys, k)
@@ -90,6 +93,14 @@ func TrainerArgs(m *ppav1.Model, plugin, storeURI string) []string {
 		if g.MaxSMAPE != "" {
 			args = append(args, "--max-smape", g.MaxSMAPE)
 		}
+	}
+	sc := m.Spec.Scaling
+	args = append(args, "--lead", orDefault(sc.Lead, ppav1.DefaultLead))
+	if sc.TargetValue != "" {
+		args = append(args, "--target-value", sc.TargetValue)
+	}
+	if sc.TargetUtilization != "" {
+		args = append(args, "--target-utilization", sc.TargetUtilization)
 	}
 	return append(args,
 		"--created-by", trainerCreatedByArg,

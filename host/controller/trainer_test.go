@@ -4,11 +4,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ppav1 "github.com/ppa-autoscaler/ppa/api/v1alpha1"
+	"github.com/ppa-autoscaler/ppa/host/trainer"
 )
 
 // testModel is a valid Model with the defaults the CRD applies.
@@ -36,7 +39,7 @@ func TestTrainerArgs(t *testing.T) {
 		"--query", `sum(rate(http_requests_total{job="checkout"}[5m]))`,
 		"--history", "14d", "--step", "1m",
 	}
-	tail := []string{"--created-by", "ppa-controller/{{workflow.name}}", "--result-file", "/tmp/result.json"}
+	tail := []string{"--lead", "5m", "--created-by", "ppa-controller/{{workflow.name}}", "--result-file", "/tmp/result.json"}
 	store := []string{"--store", "s3://models/ppa", "--model", "shop/checkout"}
 	cat := func(parts ...[]string) []string { return slices.Concat(parts...) }
 	sel := func(name, key string) *corev1.SecretKeySelector {
@@ -76,6 +79,7 @@ func TestTrainerArgs(t *testing.T) {
 				m.Spec.Parameters = map[string]string{"seasonality_mode": "multiplicative", "changepoint_prior_scale": "0.1", "a": "x=y"}
 				m.Spec.Training.HoldOut = "1d"
 				m.Spec.Training.Gate = &ppav1.GateSpec{MaxMASE: "1.5", MaxSMAPE: "0.3"}
+				m.Spec.Scaling = ppav1.ScalingSpec{Lead: "90s", TargetValue: "120", TargetUtilization: "0.75"}
 			},
 			plugin: "prophet@1.2.0",
 			want: cat([]string{
@@ -94,7 +98,15 @@ func TestTrainerArgs(t *testing.T) {
 				"--param", "seasonality_mode=multiplicative",
 				"--holdout", "1d",
 				"--max-mase", "1.5", "--max-smape", "0.3",
-			}, tail),
+				"--lead", "90s", "--target-value", "120", "--target-utilization", "0.75",
+			}, tail[2:]),
+		},
+		{
+			// Without a forecaster the trainer's policy search chooses.
+			name:   "learned forecaster",
+			edit:   func(m *ppav1.Model) { m.Spec.Forecaster = ppav1.ForecasterRef{} },
+			plugin: "",
+			want:   cat(base, store, tail),
 		},
 		{
 			name: "bearer token",
@@ -187,5 +199,28 @@ func TestInitialWorkflowName(t *testing.T) {
 	// Joining must not make different argument lists collide.
 	if InitialWorkflowName(m, []string{"a b", "c"}) == InitialWorkflowName(m, []string{"a", "b c"}) {
 		t.Error("argument boundaries are not part of the hash")
+	}
+}
+
+// TestTrainerArgsParse parses the controller's arguments with the
+// trainer's own flag set: every flag the controller writes exists, and the
+// scaling settings arrive.
+func TestTrainerArgsParse(t *testing.T) {
+	m := testModel()
+	m.Spec.Scaling = ppav1.ScalingSpec{Lead: "90s", TargetValue: "120", TargetUtilization: "0.75"}
+	for _, plugin := range []string{"prophet", ""} {
+		var f trainer.Flags
+		fs := pflag.NewFlagSet("ppa-trainer", pflag.ContinueOnError)
+		f.Register(fs, "test")
+		if err := fs.Parse(TrainerArgs(m, plugin, "s3://models/ppa")); err != nil {
+			t.Fatalf("plugin %q: the trainer rejects the controller's arguments: %v", plugin, err)
+		}
+		o, err := f.Options(time.Now)
+		if err != nil {
+			t.Fatalf("plugin %q: %v", plugin, err)
+		}
+		if o.Plugin != plugin || o.Scaling.Lead != 90*time.Second || o.Scaling.TargetValue != 120 || o.Scaling.TargetUtilization != 0.75 {
+			t.Errorf("plugin %q: options plugin %q scaling %+v", plugin, o.Plugin, o.Scaling)
+		}
 	}
 }
