@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ppa-autoscaler/ppa/abi"
+	"github.com/ppa-autoscaler/ppa/host/decision"
 	"github.com/ppa-autoscaler/ppa/host/local"
 	"github.com/ppa-autoscaler/ppa/host/promsource"
 	"github.com/ppa-autoscaler/ppa/host/runtime"
@@ -152,6 +153,11 @@ func (o *UpOptions) options(app *App) (local.Options, error) {
 		tr.Prometheus = p
 	default:
 		return lo, errors.New("no data: give --data FILE.csv or --prometheus URL --query PROMQL")
+	}
+	horizon, herr := abi.ParseDuration(o.Horizon)
+	if herr == nil && horizon > 0 {
+		// The policy search learns for the lead the trigger reads.
+		tr.Scaling = trainer.Scaling{Lead: horizon, TargetValue: o.TargetValue}
 	}
 	lo.Train = tr
 	if lo.Retrain, err = parseDurationFlag("retrain", o.Retrain, 0); err != nil {
@@ -299,6 +305,17 @@ func (o *UpOptions) writeServing(w io.Writer, lo local.Options, ep local.Endpoin
 		scaler.KeyTargetValue:    target,
 		scaler.KeyHorizon:        o.Horizon,
 	}
+	// The learned policy needs the current value (to anchor to, to floor
+	// with, or to serve when it is reactive): Prometheus gives it. A CSV
+	// file does not, so its example names the rules instead.
+	var extra string
+	if p := lo.Train.Prometheus; p != nil {
+		md[scaler.KeyReactiveQuery], md[scaler.KeyPrometheusAddress] = p.Query, p.Config.URL
+		extra = fmt.Sprintf("      reactiveQuery: %q   # the current value: the learned policy anchors to it, floors with it, or serves it\n      prometheusAddress: %q\n", p.Query, p.Config.URL)
+	} else {
+		md[scaler.KeyAggregation] = string(decision.AggMax)
+		extra = fmt.Sprintf("      aggregation: %q   # a CSV gives no current value: this rule replaces the learned policy (with Prometheus, set reactiveQuery and prometheusAddress instead)\n", decision.AggMax)
+	}
 	req, _ := json.Marshal(map[string]any{
 		"scaledObjectRef": map[string]any{"name": ref.Name, "namespace": ref.Namespace, "scalerMetadata": md},
 		"metricName":      scaler.MetricName(ref.Namespace, ref.Name),
@@ -317,8 +334,8 @@ KEDA ScaledObject trigger (spec.triggers; KEDA must reach %s, see --listen-addre
       modelName: "%s"
       modelNamespace: "%s"
       targetValue: "%s"   # metric value one replica handles
-      horizon: "%s"        # lead time: the forecast's maximum over [now, now+horizon]
-
+      horizon: "%s"        # lead time: the window [now, now+horizon] the forecast is read over
+%s
 Serving until Ctrl-C.
-`, fmtDuration(horizon), ep.RuntimeHTTP, ref.Name, infer, req, ep.Scaler, ep.Scaler, ep.Scaler, ref.Name, ref.Namespace, target, o.Horizon)
+`, fmtDuration(horizon), ep.RuntimeHTTP, ref.Name, infer, req, ep.Scaler, ep.Scaler, ep.Scaler, ref.Name, ref.Namespace, target, o.Horizon, extra)
 }

@@ -140,7 +140,7 @@ func TestUp(t *testing.T) {
 			if tc.prometheus && strings.Contains(p.banner, "clock:") {
 				t.Errorf("the clock is shifted without --clock-offset:\n%s", p.banner)
 			}
-			checkUp(t, p, s, end, append(want, "gate        ACCEPTED",
+			checkUp(t, p, s, end, tc.prometheus, append(want, "gate        ACCEPTED", "policy      ",
 				"modelName: \"checkout\"", "modelNamespace: \"shop\"", "targetValue: \"50\"", "horizon: \"2h\""))
 		})
 	}
@@ -149,7 +149,12 @@ func TestUp(t *testing.T) {
 // checkUp checks a running `ppa up` serving shop/checkout, trained with
 // seasonal-naive on s, with now = end and the printed examples for a 2h
 // horizon and a target of 50; then stops it.
-func checkUp(t *testing.T, p *upProcess, s *series.Series, end time.Time, wantOutput []string) {
+//
+// With learned (Prometheus, which gives the current value) the printed
+// trigger applies the model's learned policy, whose value is never below
+// the current one; without (a CSV) it names max aggregation, the forecast's
+// maximum.
+func checkUp(t *testing.T, p *upProcess, s *series.Series, end time.Time, learned bool, wantOutput []string) {
 	t.Helper()
 	for _, want := range wantOutput {
 		if !strings.Contains(p.banner, want) {
@@ -249,7 +254,17 @@ func checkUp(t *testing.T, p *upProcess, s *series.Series, end time.Time, wantOu
 	if len(metrics.MetricValues) != 1 || metrics.MetricValues[0].MetricName != "ppa-shop-checkout" {
 		t.Fatalf("metric values %v", metrics.MetricValues)
 	}
-	if got := metrics.MetricValues[0].MetricValueFloat; math.Abs(got-want) > 1e-9*math.Abs(want) {
+	got := metrics.MetricValues[0].MetricValueFloat
+	switch {
+	case learned:
+		if !strings.Contains(p.banner, "reactiveQuery:") || strings.Contains(p.banner, "aggregation:") {
+			t.Errorf("the trigger snippet does not apply the learned policy with the current value:\n%s", p.banner)
+		}
+		if cur := s.Y[len(s.Y)-1]; !(got >= cur-1e-9) {
+			t.Errorf("GetMetrics %v under the learned policy, below the current value %v", got, cur)
+		}
+		want = got
+	case math.Abs(got-want) > 1e-9*math.Abs(want):
 		t.Errorf("GetMetrics %v, want the forecast's maximum over the next 2h, %v (yhat %v)", got, want, yhat)
 	}
 	if got := metrics.MetricValues[0].MetricValue; got != int64(math.Ceil(want)) {

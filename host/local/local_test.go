@@ -155,8 +155,10 @@ func TestRetrainHotReload(t *testing.T) {
 	}
 	defer conn.Close()
 	client := externalscaler.NewExternalScalerClient(conn)
+	// The trigger names its rule (the CSV gives the scaler no current
+	// value for a learned policy): each version's forecast maximum.
 	ref := &externalscaler.ScaledObjectRef{Name: "web", Namespace: "team", ScalerMetadata: map[string]string{
-		"modelName": "web", "targetValue": "10", "horizon": "3h",
+		"modelName": "web", "targetValue": "10", "horizon": "3h", "aggregation": "max",
 	}}
 	metric := func() float64 {
 		t.Helper()

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"net"
 	"strings"
@@ -17,7 +18,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ppa-autoscaler/ppa/abi"
+	"github.com/ppa-autoscaler/ppa/host/decision"
 	"github.com/ppa-autoscaler/ppa/host/engine"
+	"github.com/ppa-autoscaler/ppa/host/policy"
 	"github.com/ppa-autoscaler/ppa/host/runtime"
 	"github.com/ppa-autoscaler/ppa/host/scaler"
 	"github.com/ppa-autoscaler/ppa/host/store"
@@ -94,7 +97,17 @@ func newScalerEnv(t *testing.T) *scalerEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The stored policy reads the max of yhat, the rules a trigger without
+	// decision keys used before policies: the tests below drive the learned
+	// path through the real runtime, and its answers stay comparable with
+	// the engine's own forecast.
+	pol, err := json.Marshal(policy.Policy{Mode: policy.ModePredictive, Reason: "test", Forecaster: meta.Name,
+		Decision: &policy.Decision{Aggregation: decision.AggMax, Bound: decision.BoundYhat}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = st.PutModel(ctx, store.Manifest{
+		Policy:  pol,
 		Model:   store.ModelRef{Namespace: scalerNS, Name: "web"},
 		Plugin:  store.PluginRef{Name: meta.Name, Version: meta.Version, SHA256: meta.SHA256},
 		Data:    store.DataWindow{Source: "test", Start: time.UnixMilli(ts[0]).UTC(), End: end, Step: store.Duration(time.Minute), Points: n},
