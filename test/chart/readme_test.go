@@ -291,6 +291,12 @@ func TestReadmeTriggerKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Without decision keys the scaler applies the model's learned policy,
+	// which is what the table must say for those keys.
+	if !probe.Learned {
+		t.Fatal("a trigger without decision keys does not apply the learned policy")
+	}
+	const learned = "the learned policy's"
 	for _, tt := range []struct {
 		key, def string
 	}{
@@ -298,16 +304,16 @@ func TestReadmeTriggerKeys(t *testing.T) {
 		{scaler.KeyModelNamespace, "the ScaledObject's namespace"},
 		{scaler.KeyTargetValue, ""},
 		{scaler.KeyHorizon, "`" + shortDuration(scaler.DefaultHorizon.String()) + "`"},
-		{scaler.KeyAggregation, "`" + string(probe.Aggregation) + "`"},
-		{scaler.KeyBound, "`" + string(probe.Bound) + "`"},
+		{scaler.KeyAggregation, learned},
+		{scaler.KeyBound, learned},
 		{scaler.KeyActivationValue, fmt.Sprintf("`%g`", probe.ActivationValue)},
 		{scaler.KeyMode, "`" + string(probe.Mode) + "`"},
 		{scaler.KeyReactiveQuery, ""},
 		{scaler.KeyPrometheusAddress, ""},
 		{scaler.KeyMaxForecastAge, "`" + shortDuration(scaler.DefaultMaxForecastAge.String()) + "`"},
 		{scaler.KeyRuntimeAddress, "the scaler's `--runtime-address`, else the Model's `status.endpoint`"},
-		{scaler.KeyAnchor, fmt.Sprintf("`%t`", probe.Anchor)},
-		{scaler.KeyAnchorHalfLife, fmt.Sprintf("`%d`", probe.AnchorHalfLife)},
+		{scaler.KeyAnchor, learned},
+		{scaler.KeyAnchorHalfLife, learned},
 	} {
 		row, ok := rows[tt.key]
 		if !ok {
