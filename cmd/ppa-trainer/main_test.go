@@ -71,12 +71,13 @@ func TestRun(t *testing.T) {
 				Metrics  map[string]any     `json:"metrics"`
 				Location string             `json:"location"`
 				Timings  map[string]float64 `json:"timings"`
+				Policy   map[string]any     `json:"policy"`
 			}
 			if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 				t.Fatalf("stdout is not the JSON result: %v\n%s", err, stdout.String())
 			}
 			if res.Version == "" || res.Rejected != tt.rejected || res.Metrics["mase"] == nil ||
-				!strings.HasPrefix(res.Location, storeDir) || len(res.Timings) != 5 {
+				!strings.HasPrefix(res.Location, storeDir) || len(res.Timings) != 6 || res.Policy == nil || res.Policy["mode"] == nil {
 				t.Errorf("result %+v", res)
 			}
 			if _, err := os.Stat(filepath.Join(res.Location, "manifest.json")); err != nil {
