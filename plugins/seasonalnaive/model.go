@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/ppa-autoscaler/ppa/abi"
+	"github.com/ppa-autoscaler/ppa/plugins/internal/series"
 )
 
 // The model is a little-endian binary record:
@@ -96,7 +97,7 @@ func unmarshalModel(b []byte) (*model, error) {
 		return nil, invalidModel("season of %d steps exceeds %d", m.season/m.step, maxSeasonSteps)
 	case !(m.qLo <= 0) || !(m.qHi >= 0) || math.IsInf(m.qLo, 0) || math.IsInf(m.qHi, 0):
 		return nil, invalidModel("error quantiles %v, %v are not a finite interval around 0", m.qLo, m.qHi)
-	case m.end > maxAbsTime || m.end < -maxAbsTime:
+	case m.end > series.MaxAbsTime || m.end < -series.MaxAbsTime:
 		return nil, invalidModel("end time %d ms is out of range", m.end)
 	case math.IsNaN(m.last) || math.IsInf(m.last, 0):
 		return nil, invalidModel("last value %v is not finite", m.last)
@@ -124,7 +125,7 @@ func (m *model) lookup(t int64) (float64, int64) {
 	// less one in case rounding to the nearest step lands on the last cell.
 	k := max(1, ceilDiv(t-m.end, m.season)-1)
 	for ; ; k++ {
-		rel := roundDiv(t-k*m.season-m.end, m.step)
+		rel := series.RoundDiv(t-k*m.season-m.end, m.step)
 		if rel > 0 {
 			continue
 		}

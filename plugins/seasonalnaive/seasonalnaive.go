@@ -37,12 +37,12 @@
 package seasonalnaive
 
 import (
-	"fmt"
 	"math"
 	"slices"
 	"time"
 
 	"github.com/ppa-autoscaler/ppa/abi"
+	"github.com/ppa-autoscaler/ppa/plugins/internal/series"
 )
 
 // Name and Version identify the plugin in its Description.
@@ -74,9 +74,6 @@ const (
 	keptSeasons = 2
 	// maxSeasonSteps bounds the stored history (and so the model size).
 	maxSeasonSteps = 1 << 20
-	// maxAbsTime bounds timestamps (±3000 years around 1970) so that time
-	// arithmetic cannot overflow.
-	maxAbsTime = 3000 * 366 * 24 * 3600 * 1000
 )
 
 // Plugin implements sdk.Plugin. The zero value is ready to use.
@@ -163,22 +160,13 @@ func (p *Plugin) Train(req *abi.TrainRequest) (*abi.TrainResponse, error) {
 		return nil, abi.Errorf(abi.StatusUnsupported, "column %q: %s uses no extra columns", req.Columns[0].Name, Name)
 	}
 	ts, ys := req.Timestamps, req.Values
-	if len(ts) != len(ys) {
-		return nil, abi.Errorf(abi.StatusInvalidArgument, "%d timestamps but %d values", len(ts), len(ys))
+	if _, err := series.Check(ts, ys); err != nil {
+		return nil, err
 	}
 	// Only observed points count; missing rows carry no information.
 	obsT := make([]int64, 0, len(ts))
 	obsY := make([]float64, 0, len(ys))
 	for i, y := range ys {
-		if ts[i] > maxAbsTime || ts[i] < -maxAbsTime {
-			return nil, abi.Errorf(abi.StatusInvalidArgument, "timestamps[%d]: %d ms is out of range", i, ts[i])
-		}
-		if i > 0 && ts[i] <= ts[i-1] {
-			return nil, abi.Errorf(abi.StatusInvalidArgument, "timestamps[%d]: %d is not after the previous %d (timestamps must be strictly ascending)", i, ts[i], ts[i-1])
-		}
-		if math.IsInf(y, 0) {
-			return nil, abi.Errorf(abi.StatusInvalidArgument, "values[%d]: %v is infinite", i, y)
-		}
 		if !math.IsNaN(y) {
 			obsT = append(obsT, ts[i])
 			obsY = append(obsY, y)
@@ -187,30 +175,30 @@ func (p *Plugin) Train(req *abi.TrainRequest) (*abi.TrainResponse, error) {
 	if min := desc.Capabilities.MinPoints; len(obsT) < min {
 		return nil, abi.Errorf(abi.StatusInsufficientData, "%d observed points, need at least %d", len(obsT), min)
 	}
-	step := mostCommonGap(ts)
+	step := series.MostCommonGap(ts)
 	span := obsT[len(obsT)-1] - obsT[0]
 	season := cfg.season.Milliseconds()
 	if cfg.season == 0 {
 		season = autoSeason(span, step)
 	}
 	if season < step {
-		return nil, abi.Errorf(abi.StatusInvalidArgument, "parameter %q: %s is shorter than the sampling step %s", ParamSeason, fmtMillis(season), fmtMillis(step))
+		return nil, abi.Errorf(abi.StatusInvalidArgument, "parameter %q: %s is shorter than the sampling step %s", ParamSeason, series.FormatMillis(season), series.FormatMillis(step))
 	}
 	if season/step > maxSeasonSteps {
-		return nil, abi.Errorf(abi.StatusInvalidArgument, "parameter %q: %s is %d steps of %s; at most %d steps are supported", ParamSeason, fmtMillis(season), season/step, fmtMillis(step), maxSeasonSteps)
+		return nil, abi.Errorf(abi.StatusInvalidArgument, "parameter %q: %s is %d steps of %s; at most %d steps are supported", ParamSeason, series.FormatMillis(season), season/step, series.FormatMillis(step), maxSeasonSteps)
 	}
 	if need := int64(cfg.minSeasons) * season; span < need-step/2 {
 		return nil, abi.Errorf(abi.StatusInsufficientData, "observed history spans %s; season %s with %s=%d needs at least %s",
-			fmtMillis(span), fmtMillis(season), ParamMinSeasons, cfg.minSeasons, fmtMillis(need))
+			series.FormatMillis(span), series.FormatMillis(season), ParamMinSeasons, cfg.minSeasons, series.FormatMillis(need))
 	}
 
 	errs := seasonalErrors(obsT, obsY, season, step)
 	if len(errs) == 0 {
-		return nil, abi.Errorf(abi.StatusInsufficientData, "no pair of observed points one season (%s) apart", fmtMillis(season))
+		return nil, abi.Errorf(abi.StatusInsufficientData, "no pair of observed points one season (%s) apart", series.FormatMillis(season))
 	}
 	slices.Sort(errs)
-	qLo := min(quantile(errs, (1-cfg.width)/2), 0)
-	qHi := max(quantile(errs, (1+cfg.width)/2), 0)
+	qLo := min(series.Quantile(errs, (1-cfg.width)/2), 0)
+	qHi := max(series.Quantile(errs, (1+cfg.width)/2), 0)
 
 	m := &model{
 		season: season,
@@ -225,8 +213,8 @@ func (p *Plugin) Train(req *abi.TrainRequest) (*abi.TrainResponse, error) {
 	return &abi.TrainResponse{
 		Model: m.marshal(),
 		Info: map[string]any{
-			"season":          fmtMillis(season),
-			"step":            fmtMillis(step),
+			"season":          series.FormatMillis(season),
+			"step":            series.FormatMillis(step),
 			"seasonal_errors": len(errs),
 			"error_lower":     qLo,
 			"error_upper":     qHi,
@@ -253,7 +241,7 @@ func (*Plugin) Predict(req *abi.PredictRequest) (*abi.PredictResponse, error) {
 		Upper: make([]float64, n),
 	}
 	for i, t := range req.Timestamps {
-		if t > maxAbsTime || t < -maxAbsTime {
+		if t > series.MaxAbsTime || t < -series.MaxAbsTime {
 			return nil, abi.Errorf(abi.StatusInvalidArgument, "timestamps[%d]: %d ms is out of range", i, t)
 		}
 		y, k := m.lookup(t)
@@ -279,22 +267,6 @@ func autoSeason(span, step int64) int64 {
 		s = day.Milliseconds()
 	}
 	return max(s, step)
-}
-
-// mostCommonGap returns the most common difference between consecutive
-// timestamps, the smallest on a tie; ts has at least two entries.
-func mostCommonGap(ts []int64) int64 {
-	counts := map[int64]int{}
-	for i := 1; i < len(ts); i++ {
-		counts[ts[i]-ts[i-1]]++
-	}
-	best, bestN := int64(0), 0
-	for d, n := range counts {
-		if n > bestN || n == bestN && d < best {
-			best, bestN = d, n
-		}
-	}
-	return best
 }
 
 // nearest returns the index of the timestamp in ts (ascending) within half
@@ -341,7 +313,7 @@ func seasonalErrors(ts []int64, ys []float64, season, step int64) []float64 {
 func lastSeasons(ts []int64, ys []float64, season, step int64) []float64 {
 	end := ts[len(ts)-1]
 	cells := (keptSeasons*season+step-1)/step + 1
-	if first := roundDiv(ts[0]-end, step); -first+1 < cells {
+	if first := series.RoundDiv(ts[0]-end, step); -first+1 < cells {
 		cells = -first + 1
 	}
 	vals := make([]float64, cells)
@@ -349,7 +321,7 @@ func lastSeasons(ts []int64, ys []float64, season, step int64) []float64 {
 		vals[i] = math.NaN()
 	}
 	for i := len(ts) - 1; i >= 0; i-- {
-		idx := cells - 1 + roundDiv(ts[i]-end, step)
+		idx := cells - 1 + series.RoundDiv(ts[i]-end, step)
 		if idx < 0 {
 			break
 		}
@@ -359,35 +331,4 @@ func lastSeasons(ts []int64, ys []float64, season, step int64) []float64 {
 		}
 	}
 	return vals
-}
-
-// roundDiv divides and rounds to the nearest integer, halves away from
-// zero.
-func roundDiv(a, b int64) int64 {
-	if a >= 0 {
-		return (a + b/2) / b
-	}
-	return -((-a + b/2) / b)
-}
-
-// quantile returns the q-quantile of sorted xs by linear interpolation
-// between order statistics (Hyndman & Fan type 7, as numpy and R default).
-func quantile(xs []float64, q float64) float64 {
-	if len(xs) == 1 {
-		return xs[0]
-	}
-	h := q * float64(len(xs)-1)
-	lo := int(math.Floor(h))
-	if lo >= len(xs)-1 {
-		return xs[len(xs)-1]
-	}
-	return xs[lo] + (h-float64(lo))*(xs[lo+1]-xs[lo])
-}
-
-func fmtMillis(ms int64) string {
-	d := time.Duration(ms) * time.Millisecond
-	if d >= day && d%day == 0 {
-		return fmt.Sprintf("%dd", d/day)
-	}
-	return d.String()
 }

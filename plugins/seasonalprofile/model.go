@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/ppa-autoscaler/ppa/abi"
+	"github.com/ppa-autoscaler/ppa/plugins/internal/series"
 )
 
 // The model is a little-endian binary record:
@@ -38,7 +39,7 @@ type model struct {
 // at returns yhat at t (Unix ms): the profile at t's phase (the grid step
 // at or before t) plus t's weekday offset.
 func (m *model) at(t int64) float64 {
-	p := floorMod(floorDiv(t, m.step), int64(len(m.profile)))
+	p := series.FloorMod(series.FloorDiv(t, m.step), int64(len(m.profile)))
 	y := m.profile[p]
 	if m.weekly {
 		y += m.offsets[weekday(t)]

@@ -48,6 +48,7 @@ import (
 	"time"
 
 	"github.com/ppa-autoscaler/ppa/abi"
+	"github.com/ppa-autoscaler/ppa/plugins/internal/series"
 )
 
 // Name and Version identify the plugin in its Description.
@@ -79,9 +80,6 @@ const (
 	maxPhases = 1 << 20
 	// maxGrid bounds the history laid on the grid.
 	maxGrid = 1 << 24
-	// maxAbsTime bounds timestamps (±3000 years around 1970) so that time
-	// arithmetic cannot overflow.
-	maxAbsTime = 3000 * 366 * 24 * 3600 * 1000
 )
 
 // widths are the smoothing widths cross-validation chooses from, in phases.
@@ -171,41 +169,27 @@ func (p *Plugin) Train(req *abi.TrainRequest) (*abi.TrainResponse, error) {
 		return nil, abi.Errorf(abi.StatusUnsupported, "column %q: %s uses no extra columns", req.Columns[0].Name, Name)
 	}
 	ts, ys := req.Timestamps, req.Values
-	if len(ts) != len(ys) {
-		return nil, abi.Errorf(abi.StatusInvalidArgument, "%d timestamps but %d values", len(ts), len(ys))
-	}
-	observed := 0
-	for i, y := range ys {
-		if ts[i] > maxAbsTime || ts[i] < -maxAbsTime {
-			return nil, abi.Errorf(abi.StatusInvalidArgument, "timestamps[%d]: %d ms is out of range", i, ts[i])
-		}
-		if i > 0 && ts[i] <= ts[i-1] {
-			return nil, abi.Errorf(abi.StatusInvalidArgument, "timestamps[%d]: %d is not after the previous %d (timestamps must be strictly ascending)", i, ts[i], ts[i-1])
-		}
-		if math.IsInf(y, 0) {
-			return nil, abi.Errorf(abi.StatusInvalidArgument, "values[%d]: %v is infinite", i, y)
-		}
-		if !math.IsNaN(y) {
-			observed++
-		}
+	observed, err := series.Check(ts, ys)
+	if err != nil {
+		return nil, err
 	}
 	if observed < desc.Capabilities.MinPoints {
 		return nil, abi.Errorf(abi.StatusInsufficientData, "%d observed points, need at least %d", observed, desc.Capabilities.MinPoints)
 	}
-	step := mostCommonGap(ts)
+	step := series.MostCommonGap(ts)
 	season := cfg.season.Milliseconds()
 	if step <= 0 || season%step != 0 {
-		return nil, abi.Errorf(abi.StatusInvalidArgument, "parameter %q: the sampling step %s does not divide the season %s", ParamSeason, fmtMillis(step), fmtMillis(season))
+		return nil, abi.Errorf(abi.StatusInvalidArgument, "parameter %q: the sampling step %s does not divide the season %s", ParamSeason, series.FormatMillis(step), series.FormatMillis(season))
 	}
 	phases := season / step
 	if phases > maxPhases {
-		return nil, abi.Errorf(abi.StatusInvalidArgument, "parameter %q: %s is %d steps of %s; at most %d steps are supported", ParamSeason, fmtMillis(season), phases, fmtMillis(step), maxPhases)
+		return nil, abi.Errorf(abi.StatusInvalidArgument, "parameter %q: %s is %d steps of %s; at most %d steps are supported", ParamSeason, series.FormatMillis(season), phases, series.FormatMillis(step), maxPhases)
 	}
 	// Lay the history on the grid aligned with the epoch.
-	first := floorDiv(ts[0], step) * step
+	first := series.FloorDiv(ts[0], step) * step
 	span := (ts[len(ts)-1]-first)/step + 1
 	if span > maxGrid {
-		return nil, abi.Errorf(abi.StatusInvalidArgument, "the history spans %d steps of %s, more than %d", span, fmtMillis(step), maxGrid)
+		return nil, abi.Errorf(abi.StatusInvalidArgument, "the history spans %d steps of %s, more than %d", span, series.FormatMillis(step), maxGrid)
 	}
 	g := make([]float64, span)
 	for i := range g {
@@ -213,7 +197,7 @@ func (p *Plugin) Train(req *abi.TrainRequest) (*abi.TrainResponse, error) {
 	}
 	for i, t := range ts {
 		if !math.IsNaN(ys[i]) {
-			g[roundDiv(t-first, step)] = ys[i]
+			g[series.RoundDiv(t-first, step)] = ys[i]
 		}
 	}
 	// Whole seasons observed: the profile needs every phase seen once.
@@ -253,11 +237,11 @@ func (p *Plugin) Train(req *abi.TrainRequest) (*abi.TrainResponse, error) {
 		}
 	}
 	slices.Sort(res)
-	m.qLo = min(quantile(res, (1-cfg.iw)/2), 0)
-	m.qHi = max(quantile(res, (1+cfg.iw)/2), 0)
+	m.qLo = min(series.Quantile(res, (1-cfg.iw)/2), 0)
+	m.qHi = max(series.Quantile(res, (1+cfg.iw)/2), 0)
 	info := map[string]any{
-		"season":          fmtMillis(season),
-		"step":            fmtMillis(step),
+		"season":          series.FormatMillis(season),
+		"step":            series.FormatMillis(step),
 		"smoothing_steps": width,
 		"weekly":          weekly,
 		"error_lower":     m.qLo,
@@ -288,7 +272,7 @@ func (*Plugin) Predict(req *abi.PredictRequest) (*abi.PredictResponse, error) {
 	n := len(req.Timestamps)
 	out := &abi.PredictResponse{Yhat: make([]float64, n), Lower: make([]float64, n), Upper: make([]float64, n)}
 	for i, t := range req.Timestamps {
-		if t > maxAbsTime || t < -maxAbsTime {
+		if t > series.MaxAbsTime || t < -series.MaxAbsTime {
 			return nil, abi.Errorf(abi.StatusInvalidArgument, "timestamps[%d]: %d ms is out of range", i, t)
 		}
 		y := m.at(t)
@@ -306,7 +290,7 @@ type history struct {
 }
 
 func (h *history) phase(i int) int {
-	return int(floorMod(h.first/h.step+int64(i), int64(h.phases)))
+	return int(series.FloorMod(h.first/h.step+int64(i), int64(h.phases)))
 }
 
 // sums returns the per-phase sum and count of the observed values.
@@ -441,66 +425,6 @@ func smooth(x []float64, w int) []float64 {
 
 // weekday returns the UTC day of the week of t (Unix ms), 0 = Sunday.
 func weekday(t int64) int {
-	days := floorDiv(t, day.Milliseconds())
-	return int(floorMod(days+4, 7)) // 1970-01-01 was a Thursday
-}
-
-// mostCommonGap returns the most common difference between consecutive
-// timestamps, the smallest on a tie; ts has at least two entries.
-func mostCommonGap(ts []int64) int64 {
-	counts := map[int64]int{}
-	for i := 1; i < len(ts); i++ {
-		counts[ts[i]-ts[i-1]]++
-	}
-	best, bestN := int64(0), 0
-	for d, n := range counts {
-		if n > bestN || n == bestN && d < best {
-			best, bestN = d, n
-		}
-	}
-	return best
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
-
-func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }
-
-// roundDiv divides and rounds to the nearest integer, halves away from
-// zero.
-func roundDiv(a, b int64) int64 {
-	if a >= 0 {
-		return (a + b/2) / b
-	}
-	return -((-a + b/2) / b)
-}
-
-// quantile returns the q-quantile of sorted xs by linear interpolation
-// between order statistics (Hyndman & Fan type 7); 0 for no data.
-func quantile(xs []float64, q float64) float64 {
-	switch len(xs) {
-	case 0:
-		return 0
-	case 1:
-		return xs[0]
-	}
-	h := q * float64(len(xs)-1)
-	lo := int(math.Floor(h))
-	if lo >= len(xs)-1 {
-		return xs[len(xs)-1]
-	}
-	return xs[lo] + (h-float64(lo))*(xs[lo+1]-xs[lo])
-}
-
-func fmtMillis(ms int64) string {
-	d := time.Duration(ms) * time.Millisecond
-	if d >= day && d%day == 0 {
-		return fmt.Sprintf("%dd", d/day)
-	}
-	return d.String()
+	days := series.FloorDiv(t, day.Milliseconds())
+	return int(series.FloorMod(days+4, 7)) // 1970-01-01 was a Thursday
 }

@@ -10,9 +10,9 @@ import (
 	"github.com/ppa-autoscaler/ppa/abi"
 )
 
-// series makes days of five-minute data: a daily wave, plus weekend when
+// sample makes days of five-minute data: a daily wave, plus weekend when
 // set (+30 on Saturdays and Sundays), plus Gaussian noise of sd noise.
-func series(days int, weekend, noise float64) ([]int64, []float64) {
+func sample(days int, weekend, noise float64) ([]int64, []float64) {
 	r := rand.New(rand.NewPCG(1, 2))
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC) // a Monday
 	n := days * 288
@@ -49,7 +49,7 @@ func TestTrainPredict(t *testing.T) {
 		{"weekly off", 14, 30, 1, abi.Params{ParamWeekly: "false"}, 40, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ts, ys := series(tc.days, tc.weekend, tc.noise)
+			ts, ys := sample(tc.days, tc.weekend, tc.noise)
 			p := New()
 			tr, err := p.Train(&abi.TrainRequest{Timestamps: ts, Values: ys, Params: tc.params})
 			if err != nil {
@@ -83,7 +83,7 @@ func TestTrainPredict(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	ts, ys := series(2, 0, 0)
+	ts, ys := sample(2, 0, 0)
 	for _, tc := range []struct {
 		name   string
 		req    abi.TrainRequest
