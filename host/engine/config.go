@@ -46,12 +46,18 @@ type Config struct {
 	// trusted holds lowercase hex digests of modules compiled without
 	// termination checks (see WithTrustedDigests).
 	trusted map[string]bool
+	// isolation is how untrusted modules run (see WithIsolation).
+	isolation Isolation
+	// workerOverhead is the address space a worker process may use
+	// beyond its guest's memory limit (see WithWorkerAddressSpace).
+	workerOverhead uint64
 }
 
 // NewConfig returns the default configuration: no compilation cache
 // directory, a memory limit of DefaultMemoryLimitPages, DefaultCallTimeout,
 // DefaultMaxOutputBytes, DefaultMaxResultBytes, a pool of
-// runtime.GOMAXPROCS(0) instances per plugin, no logging and no observer.
+// runtime.GOMAXPROCS(0) instances per plugin, DefaultIsolation for untrusted
+// modules, no logging and no observer.
 func NewConfig() Config {
 	return Config{
 		memoryLimitPages: DefaultMemoryLimitPages,
@@ -60,6 +66,8 @@ func NewConfig() Config {
 		maxResultBytes:   DefaultMaxResultBytes,
 		poolSize:         runtime.GOMAXPROCS(0),
 		now:              time.Now,
+		isolation:        DefaultIsolation(),
+		workerOverhead:   DefaultWorkerOverhead,
 	}
 }
 
@@ -150,6 +158,23 @@ func (c Config) WithObserver(f func(CallInfo)) Config { c.observer = f; return c
 // time.Now (the default).
 func (c Config) WithClock(now func() time.Time) Config { c.now = now; return c }
 
+// WithIsolation sets how modules that are not trusted (see
+// WithTrustedDigests) run. IsolationProcess (the default where the
+// platform supports it, see DefaultIsolation) runs each instance in a
+// worker process of its own, compiled without termination checks, with OS
+// limits and a system-call filter; a call that overruns its time is ended
+// by killing the worker. IsolationInProcess runs them in the caller's
+// process with wazero's termination checks, several times slower for
+// loop-heavy guests. Ignored for an engine built WithInterruptible(false),
+// which trusts every module.
+func (c Config) WithIsolation(i Isolation) Config { c.isolation = i; return c }
+
+// WithWorkerAddressSpace sets how much address space (RLIMIT_AS) a worker
+// process may use beyond its guest's memory limit: the Go runtime, the
+// compiled code and the copies a growing linear memory makes. Default
+// DefaultWorkerOverhead; 0 sets no address-space limit.
+func (c Config) WithWorkerAddressSpace(overhead uint64) Config { c.workerOverhead = overhead; return c }
+
 // validate reports the first invalid setting.
 func (c Config) validate() error {
 	if c.memoryLimitPages < 1 || c.memoryLimitPages > maxMemoryLimitPages {
@@ -166,6 +191,15 @@ func (c Config) validate() error {
 	}
 	if c.poolSize < 1 {
 		return fmt.Errorf("pool size %d: must be positive", c.poolSize)
+	}
+	switch c.isolation {
+	case IsolationInProcess:
+	case IsolationProcess:
+		if err := processIsolationSupported(); err != nil {
+			return fmt.Errorf("isolation %q: %w", c.isolation, err)
+		}
+	default:
+		return fmt.Errorf("isolation %q: want %q or %q", c.isolation, IsolationProcess, IsolationInProcess)
 	}
 	for d := range c.trusted {
 		if len(d) != 64 || strings.Trim(d, "0123456789abcdef") != "" {

@@ -34,6 +34,10 @@ type Engine struct {
 	// fast compiles the modules of cfg.trusted without termination
 	// checks; nil when there are none (or rt has no checks either).
 	fast wazero.Runtime
+	// workerCache is the compilation cache directory of worker
+	// processes: cfg.cacheDir, or ownCache, a temporary directory the
+	// engine made and removes on Close.
+	workerCache, ownCache string
 
 	mu      sync.Mutex
 	closed  bool
@@ -72,6 +76,16 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		}
 		e.cache = cache
 		rc = rc.WithCompilationCache(cache)
+	}
+	if cfg.isolation == IsolationProcess && !cfg.uninterruptible {
+		e.workerCache = cfg.cacheDir
+		if e.workerCache == "" {
+			dir, err := os.MkdirTemp("", "ppa-engine-cache-")
+			if err != nil {
+				return nil, fmt.Errorf("engine: worker compilation cache: %w", err)
+			}
+			e.workerCache, e.ownCache = dir, dir
+		}
 	}
 	var err error
 	if e.rt, err = newRuntime(ctx, rc.WithCloseOnContextDone(!cfg.uninterruptible)); err != nil {
@@ -147,6 +161,11 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 	if e.cache != nil {
 		if cerr := e.cache.Close(ctx); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	if e.ownCache != "" {
+		if cerr := os.RemoveAll(e.ownCache); cerr != nil && err == nil {
 			err = cerr
 		}
 	}
@@ -241,7 +260,9 @@ func (e *Engine) release(digest string, en *entry) {
 	<-en.done
 	if en.s != nil {
 		en.s.pool.close()
-		_ = en.s.compiled.Close(context.Background())
+		if en.s.compiled != nil {
+			_ = en.s.compiled.Close(context.Background())
+		}
 	}
 }
 

@@ -28,6 +28,10 @@ const (
 	// FailureProtocol: the guest broke the ABI: a result outside its
 	// memory, larger than the limit or not decodable, ppa_alloc failing.
 	FailureProtocol Failure = "protocol"
+	// FailureCrash: the worker process running the call died by itself
+	// (RLIMIT_AS or RLIMIT_CPU reached, a fault outside the guest); see
+	// IsolationProcess. The worker is replaced on the next call.
+	FailureCrash Failure = "crash"
 	// FailureClosed: the plugin or engine was closed.
 	FailureClosed Failure = "closed"
 )

@@ -15,6 +15,7 @@ import (
 // instance is one live module instance with its exports resolved. It runs
 // one call at a time; the pool hands it out.
 type instance struct {
+	s        *shared
 	mod      api.Module
 	mem      api.Memory
 	alloc    api.Function
@@ -49,6 +50,7 @@ func (p *shared) instantiate(ctx context.Context) (*instance, error) {
 		return nil, fmt.Errorf("plugin %s: instantiate: %w", p.label, err)
 	}
 	inst := &instance{
+		s:        p,
 		mod:      mod,
 		mem:      mod.Memory(),
 		alloc:    mod.ExportedFunction(abi.ExportAlloc),
@@ -77,6 +79,25 @@ func (p *shared) instantiate(ctx context.Context) (*instance, error) {
 }
 
 func (i *instance) close() { _ = i.mod.Close(context.Background()) }
+
+// abiVersion implements slot by calling ppa_abi_version.
+func (i *instance) abiVersion(ctx context.Context) (uint32, error) {
+	r, err := i.call(ctx, i.version)
+	if err != nil {
+		return 0, i.s.failure(ctx, abi.ExportABIVersion, err, i.out.take(), i)
+	}
+	return api.DecodeU32(r), nil
+}
+
+// exchange implements slot. Any failure makes the instance unusable.
+func (i *instance) exchange(ctx context.Context, export string, in []byte) ([]byte, string, *CallError, bool) {
+	out, ce := i.s.exchange(ctx, i, export, in)
+	output := i.out.take()
+	if ce != nil && ce.Output == "" {
+		ce.Output = output
+	}
+	return out, output, ce, ce != nil
+}
 
 // call runs fn with params and returns its first result.
 func (i *instance) call(ctx context.Context, fn api.Function, params ...uint64) (uint64, error) {

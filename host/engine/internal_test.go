@@ -55,7 +55,7 @@ func loadEcho(tb testing.TB) (*Engine, *Plugin) {
 	tb.Helper()
 	wasm := testwasm.Build(tb, "./host/engine/testdata/guests/echo")
 	ctx := context.Background()
-	e, err := New(ctx, NewConfig())
+	e, err := New(ctx, NewConfig().WithIsolation(IsolationInProcess))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestInterruptible(t *testing.T) {
 		interruptible := tc.interruptible
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
 			ctx := context.Background()
-			e, err := New(ctx, tc.cfg.WithCacheDir(dir))
+			e, err := New(ctx, tc.cfg.WithCacheDir(dir).WithIsolation(IsolationInProcess))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,7 +172,7 @@ func TestInterruptible(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, ce := p.s.exchange(canceled, inst, abi.ExportPredict, in)
+			out, ce := p.s.exchange(canceled, inst.(*instance), abi.ExportPredict, in)
 			p.s.pool.put(inst, ce == nil)
 			if !interruptible {
 				if ce != nil {

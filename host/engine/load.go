@@ -94,54 +94,82 @@ func checkModule(m wazero.CompiledModule) error {
 }
 
 // load compiles and checks a module and prepares its pool, keeping the
-// instance used for the checks as the pool's first idle one.
+// instance used for the checks as the pool's first idle one. For
+// RunSandboxedProcess the first worker process compiles and checks it.
 func (e *Engine) load(ctx context.Context, wasm []byte, digest string) (*shared, error) {
 	start := e.cfg.now()
-	s := &shared{e: e, rt: e.runtimeFor(digest), digest: digest, label: "sha256:" + digest[:12]}
+	s := &shared{e: e, mode: e.RunModeFor(digest), digest: digest, label: "sha256:" + digest[:12]}
 	fail := func(err error) error { return fmt.Errorf("load plugin %s: %w", s.label, err) }
-	compiled, err := s.rt.CompileModule(ctx, wasm)
-	if err != nil {
-		return nil, fail(fmt.Errorf("compile: %w", err))
-	}
-	if err := checkModule(compiled); err != nil {
-		_ = compiled.Close(ctx)
-		return nil, fail(err)
+	var first slot
+	if s.mode == RunSandboxedProcess {
+		s.wasm = wasm
+		s.pool = newPool(e.cfg.poolSize, s.spawn)
+		w, err := s.startWorker(ctx, true)
+		if err != nil {
+			return nil, fail(err)
+		}
+		first = w
+	} else {
+		s.rt = e.runtimeFor(digest)
+		compiled, err := s.rt.CompileModule(ctx, wasm)
+		if err != nil {
+			return nil, fail(fmt.Errorf("compile: %w", err))
+		}
+		if err := checkModule(compiled); err != nil {
+			_ = compiled.Close(ctx)
+			return nil, fail(err)
+		}
+		s.compiled = compiled
+		s.pool = newPool(e.cfg.poolSize, func(ctx context.Context) (slot, error) {
+			inst, err := s.instantiate(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return inst, nil
+		})
 	}
 	compiledAt := e.cfg.now()
-	s.compiled = compiled
-	s.pool = newPool(e.cfg.poolSize, s.instantiate)
 	ok := false
 	defer func() {
 		if !ok {
 			s.pool.close()
-			_ = compiled.Close(context.Background())
+			if s.compiled != nil {
+				_ = s.compiled.Close(context.Background())
+			}
 		}
 	}()
 
 	ctx, cancel := context.WithTimeoutCause(ctx, e.cfg.callTimeout, errCallTimeout)
 	defer cancel()
-	inst, _, err := s.pool.get(ctx)
-	if err != nil {
-		return nil, fail(err)
+	var inst slot
+	if first != nil {
+		// The worker is not counted as running a call: take a token.
+		if err := s.pool.adopt(ctx, first); err != nil {
+			first.close()
+			return nil, fail(err)
+		}
+		inst = first
+	} else {
+		var err error
+		if inst, _, err = s.pool.get(ctx); err != nil {
+			return nil, fail(err)
+		}
 	}
 	healthy := false
 	defer func() { s.pool.put(inst, healthy) }()
 
 	// Nothing but ppa_abi_version may run before the version check.
-	r, err := inst.call(ctx, inst.version)
+	v, err := inst.abiVersion(ctx)
 	if err != nil {
-		return nil, fail(s.failure(ctx, abi.ExportABIVersion, err, inst.out.take(), inst))
+		return nil, fail(err)
 	}
-	s.version = api.DecodeU32(r)
+	s.version = v
 	if err := abi.CheckVersion(s.version); err != nil {
 		return nil, fail(err)
 	}
 
-	out, ce := s.exchange(ctx, inst, abi.ExportDescribe, nil)
+	out, output, ce, _ := inst.exchange(ctx, abi.ExportDescribe, nil)
 	if ce != nil {
-		if ce.Output == "" {
-			ce.Output = inst.out.take()
-		}
 		return nil, fail(ce)
 	}
 	payload, err := abi.DecodeResult(out)
@@ -154,12 +182,12 @@ func (e *Engine) load(ctx context.Context, wasm []byte, digest string) (*shared,
 	if err := s.desc.Validate(); err != nil {
 		return nil, fail(fmt.Errorf("%s: %w", abi.ExportDescribe, err))
 	}
-	if output := inst.out.take(); output != "" {
+	if output != "" {
 		e.log.Debug("plugin output", "plugin", s.label, "method", abi.ExportDescribe, "output", output)
 	}
 	s.label = fmt.Sprintf("%s %s (sha256:%s)", s.desc.Name, s.desc.Version, digest[:12])
 	healthy, ok = true, true
 	e.log.Info("plugin loaded", "plugin", s.desc.Name, "version", s.desc.Version, "sha256", digest,
-		"abi", abi.VersionString(s.version), "compile", compiledAt.Sub(start), "total", e.cfg.now().Sub(start))
+		"abi", abi.VersionString(s.version), "mode", string(s.mode), "compile", compiledAt.Sub(start), "total", e.cfg.now().Sub(start))
 	return s, nil
 }

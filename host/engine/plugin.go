@@ -17,10 +17,12 @@ import (
 // shared is what all Plugin handles of one digest share.
 type shared struct {
 	e        *Engine
+	mode     RunMode
 	rt       wazero.Runtime // the runtime compiled is from (see Engine.runtimeFor)
 	digest   string
 	label    string // "name version (sha256:prefix)" once described
-	compiled wazero.CompiledModule
+	compiled wazero.CompiledModule // nil for RunSandboxedProcess
+	wasm     []byte                 // the module, for RunSandboxedProcess workers
 	version  uint32
 	desc     abi.Description
 	pool     *pool
@@ -145,18 +147,19 @@ func (s *shared) run(ctx context.Context, export string, in []byte, decode func(
 		}
 		return fmt.Errorf("plugin %s: %s: %w", s.label, export, err)
 	}
-	out, ce := s.exchange(ctx, inst, export, in)
-	output := inst.out.take()
+	out, output, ce, gone := inst.exchange(ctx, export, in)
 	if output != "" {
 		s.e.log.Debug("plugin output", "plugin", s.label, "method", export, "output", output)
 	}
 	if ce != nil {
-		s.pool.put(inst, false)
-		if ce.Output == "" {
-			ce.Output = output
-		}
+		s.pool.put(inst, !gone)
+		ce.Plugin = s.label
 		failure = ce.Failure
-		s.e.log.Debug("plugin call failed, instance discarded", "plugin", s.label, "method", export, "failure", string(ce.Failure), "error", ce.Error())
+		what := "instance discarded"
+		if s.mode == RunSandboxedProcess && !gone {
+			what = "instance discarded, worker kept"
+		}
+		s.e.log.Debug("plugin call failed, "+what, "plugin", s.label, "method", export, "failure", string(ce.Failure), "error", ce.Error())
 		return ce
 	}
 	payload, err := abi.DecodeResult(out)

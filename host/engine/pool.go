@@ -5,26 +5,41 @@ import (
 	"sync"
 )
 
+// slot runs the calls of one pool, one at a time: an instance in this
+// process or a worker process holding one.
+type slot interface {
+	// abiVersion returns what ppa_abi_version returned.
+	abiVersion(ctx context.Context) (uint32, error)
+	// exchange runs export with the encoded request in and returns the
+	// raw result buffer (status and payload) and the guest's output. A
+	// non-nil *CallError means the call failed; gone then says whether
+	// the slot is unusable and must be closed.
+	exchange(ctx context.Context, export string, in []byte) (out []byte, output string, ce *CallError, gone bool)
+	// close releases the slot.
+	close()
+}
+
 // pool bounds the live instances of one plugin. At most size instances run
 // calls at once; callers beyond that wait for one to come back (or for
 // their context). Healthy instances are kept idle for reuse, newest first,
 // so that a warm instance serves the next call.
 type pool struct {
 	tokens chan struct{} // one per running call
-	newFn  func(context.Context) (*instance, error)
+	newFn  func(context.Context) (slot, error)
 
 	mu     sync.Mutex
-	idle   []*instance
+	idle   []slot
 	closed bool
 }
 
-func newPool(size int, newFn func(context.Context) (*instance, error)) *pool {
+// newPool returns a pool of at most size slots made by newFn.
+func newPool(size int, newFn func(context.Context) (slot, error)) *pool {
 	return &pool{tokens: make(chan struct{}, size), newFn: newFn}
 }
 
 // get returns an instance to run one call on, instantiating one when none
 // is idle. fresh reports a new instance. The caller must pass it to put.
-func (p *pool) get(ctx context.Context) (inst *instance, fresh bool, err error) {
+func (p *pool) get(ctx context.Context) (inst slot, fresh bool, err error) {
 	select {
 	case p.tokens <- struct{}{}:
 	case <-ctx.Done():
@@ -52,9 +67,20 @@ func (p *pool) get(ctx context.Context) (inst *instance, fresh bool, err error) 
 	return inst, true, nil
 }
 
+// adopt counts inst, made outside the pool, as running a call; the caller
+// must pass it to put.
+func (p *pool) adopt(ctx context.Context, inst slot) error {
+	select {
+	case p.tokens <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // put gives inst back after a call. A healthy instance is kept idle; one
 // that failed (trap, exit, timeout, protocol error) is closed.
-func (p *pool) put(inst *instance, healthy bool) {
+func (p *pool) put(inst slot, healthy bool) {
 	p.mu.Lock()
 	if healthy && !p.closed {
 		p.idle = append(p.idle, inst)
