@@ -120,9 +120,12 @@ func newPluginInspectCmd(app *App, out io.Writer) *cobra.Command {
 
 // PluginInfo is what `ppa plugin inspect --format json` prints.
 type PluginInfo struct {
-	SHA256      string          `json:"sha256"`
-	ABIVersion  string          `json:"abi_version"`
-	Size        int             `json:"size"`
+	SHA256     string `json:"sha256"`
+	ABIVersion string `json:"abi_version"`
+	Size       int    `json:"size"`
+	// Run says how this build runs the plugin (engine.RunMode): its own
+	// built-ins in-process, any other in a sandboxed worker process.
+	Run         string          `json:"run"`
 	Description abi.Description `json:"description"`
 }
 
@@ -149,6 +152,7 @@ func (o *PluginInspectOptions) Run(ctx context.Context, app *App, w io.Writer) e
 		SHA256:      p.Digest(),
 		ABIVersion:  abi.VersionString(p.ABIVersion()),
 		Size:        len(wasm),
+		Run:         string(p.RunMode()),
 		Description: p.Description(),
 	}
 	if o.Format == formatJSON {
@@ -170,6 +174,7 @@ func writePluginInfo(w io.Writer, info *PluginInfo) error {
 	fmt.Fprintf(tw, "sha256\t%s\n", info.SHA256)
 	fmt.Fprintf(tw, "abi version\t%s\n", info.ABIVersion)
 	fmt.Fprintf(tw, "size\t%d bytes\n", info.Size)
+	fmt.Fprintf(tw, "runs\t%s\n", info.Run)
 	fmt.Fprintf(tw, "intervals\t%t\n", d.Capabilities.Intervals)
 	fmt.Fprintf(tw, "min points\t%d\n", d.Capabilities.MinPoints)
 	if len(d.Capabilities.Columns) > 0 {

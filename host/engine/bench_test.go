@@ -113,3 +113,54 @@ func BenchmarkNativePredictEmpty(b *testing.B) {
 		}
 	}
 }
+
+// runModes are the ways a module can run, as engine configurations.
+var runModes = []struct {
+	mode engine.RunMode
+	cfg  func() engine.Config
+}{
+	{engine.RunTrustedInProcess, func() engine.Config { return testConfig().WithInterruptible(false) }},
+	{engine.RunSandboxedInProcess, func() engine.Config { return testConfig().WithIsolation(engine.IsolationInProcess) }},
+	{engine.RunSandboxedProcess, func() engine.Config { return testConfig().WithIsolation(engine.IsolationProcess) }},
+}
+
+// BenchmarkBoundary measures what the process boundary costs per call, on
+// the echo guest (whose own work is small) in each run mode: a predict of
+// no timestamps (the fixed cost) and a train on 20,160 points (14 days
+// every minute: 322 KB of request through the pipe). The process boundary's
+// cost is sandboxed-process minus trusted-inprocess.
+func BenchmarkBoundary(b *testing.B) {
+	const n = 20160
+	train := trainRequest(nil)
+	train.Timestamps, train.Values = make([]int64, n), make([]float64, n)
+	for i := range n {
+		train.Timestamps[i] = 1_700_000_000_000 + int64(i)*60_000
+		train.Values[i] = float64(i % 1440)
+	}
+	for _, rm := range runModes {
+		if rm.mode == engine.RunSandboxedProcess && engine.DefaultIsolation() != engine.IsolationProcess {
+			continue
+		}
+		p, model := newEchoForBench(b, rm.cfg().WithPoolSize(1))
+		if got := p.RunMode(); got != rm.mode {
+			b.Fatalf("run mode %q, want %q", got, rm.mode)
+		}
+		ctx := context.Background()
+		b.Run("predict-empty/"+string(rm.mode), func(b *testing.B) {
+			req := &abi.PredictRequest{Model: model}
+			for b.Loop() {
+				if _, err := p.Predict(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("train-20160/"+string(rm.mode), func(b *testing.B) {
+			b.SetBytes(int64(n * 16))
+			for b.Loop() {
+				if _, err := p.Train(ctx, train); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -20,9 +20,9 @@ type shared struct {
 	mode     RunMode
 	rt       wazero.Runtime // the runtime compiled is from (see Engine.runtimeFor)
 	digest   string
-	label    string // "name version (sha256:prefix)" once described
+	label    string                // "name version (sha256:prefix)" once described
 	compiled wazero.CompiledModule // nil for RunSandboxedProcess
-	wasm     []byte                 // the module, for RunSandboxedProcess workers
+	wasm     []byte                // the module, for RunSandboxedProcess workers
 	version  uint32
 	desc     abi.Description
 	pool     *pool

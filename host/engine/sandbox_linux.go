@@ -184,3 +184,9 @@ var cpuLimitSignal os.Signal = syscall.SIGXCPU
 // when the thread that started a worker ends, so that thread must live as
 // long as the process.
 func lockThread() { runtime.LockOSThread() }
+
+// setNoFile tries to raise RLIMIT_NOFILE, which a locked-down worker must
+// not be able to do (used by a test).
+func setNoFile() error {
+	return unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: 1024, Max: 1024})
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ppa-autoscaler/ppa/host/engine"
 	"github.com/ppa-autoscaler/ppa/host/runtime/modelset"
 )
 
@@ -114,6 +115,11 @@ func metadataOf(m *modelset.Model) modelMetadata {
 			"inputs": "horizon (required): seconds ahead of start; start (optional): unix seconds, default now rounded down to the step; " +
 				"step (optional): seconds between points, default step_seconds. Outputs hold one value per point at start, start+step, ..., start+horizon.",
 		},
+	}
+	// How the plugin runs here: a built-in of this build in-process, an
+	// uploaded one in a sandboxed worker process.
+	if r, ok := m.Plugin.(interface{ RunMode() engine.RunMode }); ok {
+		md.Parameters["plugin_run"] = string(r.RunMode())
 	}
 	if m.Intervals() {
 		md.Outputs = append(md.Outputs,

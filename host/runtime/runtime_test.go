@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ppa-autoscaler/ppa/abi"
+	"github.com/ppa-autoscaler/ppa/host/engine"
 	"github.com/ppa-autoscaler/ppa/host/runtime/inferencepb"
 	"github.com/ppa-autoscaler/ppa/host/store"
 )
@@ -561,6 +562,12 @@ func TestReadinessAndMetadata(t *testing.T) {
 	if md.Name != "cpu" || len(md.Versions) != 1 || md.Versions[0] != cpu.Version || md.Platform != "ppa-wasm" ||
 		md.Parameters["step_seconds"] != float64(60) || md.Parameters["plugin"] != "seasonal-naive" {
 		t.Errorf("metadata %+v", md)
+	}
+	// The built-in digests run in-process, any other in a worker process.
+	switch md.Parameters["plugin_run"] {
+	case string(engine.RunTrustedInProcess), string(engine.RunSandboxedProcess):
+	default:
+		t.Errorf("metadata parameter plugin_run = %v, want how the plugin runs", md.Parameters["plugin_run"])
 	}
 	gmd, err := s.grpc.ModelMetadata(context.Background(), &inferencepb.ModelMetadataRequest{Name: "cpu", Version: cpu.Version})
 	if err != nil {

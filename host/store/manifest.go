@@ -50,6 +50,12 @@ type PluginRef struct {
 	Version string `json:"version"`
 	// SHA256 is the lower-case hex digest of the plugin's wasm bytes.
 	SHA256 string `json:"sha256"`
+	// Run says how the trainer ran the plugin (engine.RunMode):
+	// "trusted-inprocess" for a built-in plugin of the trainer's build,
+	// "sandboxed-process" for any other (a worker process with OS limits),
+	// "sandboxed-inprocess" where worker processes are unavailable. Empty
+	// in manifests written before it was recorded.
+	Run string `json:"run,omitempty"`
 }
 
 // DataWindow records the history a model was trained on.

@@ -71,7 +71,7 @@ func (r *run) resolvePlugin(ctx context.Context, eng *engine.Engine, ref string)
 		r.log.Info("plugin from the store", "plugin", meta.Name, "version", meta.Version, "sha256", meta.SHA256)
 		return &resolvedPlugin{
 			plugin: p, wasm: wasm, stored: true, origin: r.o.Store.String(),
-			ref: store.PluginRef{Name: meta.Name, Version: meta.Version, SHA256: meta.SHA256},
+			ref: store.PluginRef{Name: meta.Name, Version: meta.Version, SHA256: meta.SHA256, Run: string(p.RunMode())},
 		}, nil
 	case errors.Is(err, store.ErrNotFound):
 		load := r.o.Builtin
@@ -107,7 +107,7 @@ func (r *run) loadUnstored(ctx context.Context, eng *engine.Engine, wasm []byte,
 	}
 	rp := &resolvedPlugin{
 		plugin: p, wasm: wasm, origin: origin,
-		ref: store.PluginRef{Name: d.Name, Version: d.Version, SHA256: p.Digest()},
+		ref: store.PluginRef{Name: d.Name, Version: d.Version, SHA256: p.Digest(), Run: string(p.RunMode())},
 	}
 	if rp.stored, err = r.storedAlready(ctx, rp.ref); err != nil {
 		return nil, err

@@ -82,6 +82,12 @@ type side struct {
 	WasmUninterruptible  *timing `json:"wasm_uninterruptible,omitempty"`
 	Ratio                float64 `json:"wasm_over_native,omitempty"`
 	RatioUninterruptible float64 `json:"wasm_uninterruptible_over_native,omitempty"`
+	// WasmProcess is wasm in a sandboxed worker process
+	// (engine.IsolationProcess); ProcessOverTrusted compares it with
+	// WasmUninterruptible, the speed of a trusted built-in.
+	WasmProcess        *timing `json:"wasm_process,omitempty"`
+	RatioProcess       float64 `json:"wasm_process_over_native,omitempty"`
+	ProcessOverTrusted float64 `json:"wasm_process_over_uninterruptible,omitempty"`
 }
 
 func newSide(native []float64, wasm map[mode][]float64) side {
@@ -100,6 +106,13 @@ func newSide(native []float64, wasm map[mode][]float64) side {
 		t := newTiming(w)
 		s.WasmUninterruptible, s.RatioUninterruptible = &t, ratio(&t)
 	}
+	if w, ok := wasm[process]; ok {
+		t := newTiming(w)
+		s.WasmProcess, s.RatioProcess = &t, ratio(&t)
+		if u := s.WasmUninterruptible; u != nil && u.Min > 0 {
+			s.ProcessOverTrusted = t.Min / u.Min
+		}
+	}
 	return s
 }
 
@@ -107,9 +120,25 @@ func newSide(native []float64, wasm map[mode][]float64) side {
 type mode string
 
 const (
-	interruptible   mode = "interruptible"
+	// interruptible: in-process, with wazero's termination checks.
+	interruptible mode = "interruptible"
+	// uninterruptible: in-process without them, as trusted built-ins run.
 	uninterruptible mode = "uninterruptible"
+	// process: a sandboxed worker process, as uploaded plugins run.
+	process mode = "process"
 )
+
+// engineConfig returns the engine configuration of md.
+func engineConfig(md mode) engine.Config {
+	cfg := engine.NewConfig().WithPoolSize(1)
+	switch md {
+	case uninterruptible:
+		return cfg.WithInterruptible(false)
+	case process:
+		return cfg.WithIsolation(engine.IsolationProcess)
+	}
+	return cfg.WithIsolation(engine.IsolationInProcess)
+}
 
 // runner times plugin calls.
 type runner struct {

@@ -12,10 +12,13 @@
 // minimum of --runs repetitions (the machine may be shared); the load
 // average is printed with them.
 //
-// The wasm side runs on the engine's default configuration (calls
-// interruptible by the call timeout) and on one built with
-// engine.Config.WithInterruptible(false), which drops wazero's
-// per-loop-iteration termination checks (--engines picks).
+// The wasm side runs in three engine configurations (--engines picks):
+// interruptible (in-process with wazero's per-loop-iteration termination
+// checks, engine.IsolationInProcess), uninterruptible
+// (engine.Config.WithInterruptible(false): without them, as trusted
+// built-in plugins run) and process (engine.IsolationProcess: a
+// sandboxed worker process compiled without the checks, as uploaded
+// plugins run).
 //
 // The wasm module is built from this checkout with the Go toolchain unless
 // --wasm names one. Python Prophet is timed with
@@ -65,7 +68,7 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&cfg.horizon, "horizon", 60, "predict steps")
 	fs.IntVar(&cfg.samples, "samples", 1000, "uncertainty samples")
 	fs.StringVar(&cases, "cases", "linear,logistic,multiplicative", "fit cases, comma separated")
-	fs.StringVar(&modes, "engines", "interruptible,uninterruptible", "wasm engine configurations, comma separated: interruptible (the default engine) and uninterruptible (engine.Config.WithInterruptible(false))")
+	fs.StringVar(&modes, "engines", "interruptible,uninterruptible,process", "wasm engine configurations, comma separated: interruptible (in-process with termination checks), uninterruptible (engine.Config.WithInterruptible(false), as trusted built-ins run) and process (a sandboxed worker process, as uploaded plugins run)")
 	fs.StringVar(&cfg.python, "python", "auto", `Python interpreter with prophet, "auto" (the golden venv if present) or "off"`)
 	fs.StringVar(&cfg.benchPy, "bench-py", "", "bench script (default plugins/prophet/golden/bench.py)")
 	fs.DurationVar(&cfg.callTimeout, "call-timeout", 10*time.Minute, "engine call timeout")
@@ -97,10 +100,10 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, m := range strings.Split(modes, ",") {
 		switch md := mode(strings.TrimSpace(m)); md {
 		case "":
-		case interruptible, uninterruptible:
+		case interruptible, uninterruptible, process:
 			cfg.modes = append(cfg.modes, md)
 		default:
-			return fmt.Errorf("--engines: unknown engine configuration %q: want interruptible or uninterruptible", m)
+			return fmt.Errorf("--engines: unknown engine configuration %q: want interruptible, uninterruptible or process", m)
 		}
 	}
 	level := slog.LevelInfo

@@ -101,7 +101,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	rep.WasmSHA = engine.Digest(wasm)
 	guests := map[mode]engine.Forecaster{}
 	for _, md := range cfg.modes {
-		ecfg := engine.NewConfig().WithPoolSize(1).WithCallTimeout(cfg.callTimeout).WithInterruptible(md == interruptible)
+		ecfg := engineConfig(md).WithCallTimeout(cfg.callTimeout)
 		eng, err := engine.New(ctx, ecfg)
 		if err != nil {
 			return nil, fmt.Errorf("engine: %w", err)

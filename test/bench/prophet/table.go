@@ -22,10 +22,11 @@ func writeTable(w io.Writer, rep *report) error {
 	}
 	b.WriteString("\n")
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\tnative\twasm\twasm/native\twasm uninterruptible\tuninterr./native\tidentical\t")
+	fmt.Fprintln(tw, "\tnative\twasm\twasm/native\twasm uninterruptible\tuninterr./native\twasm process\tprocess/uninterr.\tidentical\t")
 	row := func(name string, s side, identical bool) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, secs(s.Native.Min),
-			minOf(s.Wasm), times(s.Ratio), minOf(s.WasmUninterruptible), times(s.RatioUninterruptible), yesNo(identical))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, secs(s.Native.Min),
+			minOf(s.Wasm), times(s.Ratio), minOf(s.WasmUninterruptible), times(s.RatioUninterruptible),
+			minOf(s.WasmProcess), times(s.ProcessOverTrusted), yesNo(identical))
 	}
 	for _, f := range rep.Fit {
 		row("fit "+f.Case, f.side, f.Identical)
@@ -36,6 +37,8 @@ func writeTable(w io.Writer, rep *report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	b.WriteString("wasm: in-process with termination checks; uninterruptible: in-process without them (trusted built-ins);\n" +
+		"process: a sandboxed worker process without them (uploaded plugins)\n")
 	if py := rep.Python; py != nil {
 		fmt.Fprintf(&b, "\nPython prophet %s (cmdstanpy %s, Python %s), linear growth, daily + weekly; Python time over Go time:\n",
 			py.Versions["prophet"], py.Versions["cmdstanpy"], py.Versions["python"])

@@ -1,0 +1,165 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ppa-autoscaler/ppa/internal/testwasm"
+)
+
+// probeEnv makes TestLockDownProbe's child process lock itself down and
+// try what a worker must not do.
+const probeEnv = "PPA_ENGINE_LOCKDOWN_PROBE"
+
+// TestLockDownProbe runs lockDown in a child process (this test binary)
+// and checks that files, sockets, processes and signals to others are
+// refused while threads, memory and pipes keep working.
+func TestLockDownProbe(t *testing.T) {
+	if os.Getenv(probeEnv) == "1" {
+		lockDownProbe()
+		return
+	}
+	if err := processIsolationSupported(); err != nil {
+		t.Skip(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLockDownProbe$")
+	cmd.Env = append(os.Environ(), probeEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("probe: %v\n%s", err, out)
+	}
+	got := string(out)
+	for _, want := range []string{
+		"open: operation not permitted",
+		"create: operation not permitted",
+		"socket: operation not permitted",
+		"exec: operation not permitted",
+		"kill: operation not permitted",
+		"setrlimit NOFILE: operation not permitted",
+		"threads: ok",
+		"memory: ok",
+		"done",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("probe output lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// lockDownProbe is the child of TestLockDownProbe.
+func lockDownProbe() {
+	say := func(what string, err error) {
+		if err == nil {
+			fmt.Printf("%s: ALLOWED\n", what)
+			return
+		}
+		msg := err.Error()
+		if i := strings.LastIndex(msg, ": "); i >= 0 {
+			msg = msg[i+2:]
+		}
+		fmt.Printf("%s: %s\n", what, msg)
+	}
+	if err := limitWorker(workerInit{AddressSpace: 16 << 30}); err != nil {
+		fmt.Println("limits:", err)
+		os.Exit(1)
+	}
+	if err := lockDown(); err != nil {
+		fmt.Println("lock down:", err)
+		os.Exit(1)
+	}
+	_, err := os.Open("/proc/self/status")
+	say("open", err)
+	_, err = os.Create(filepath.Join(os.TempDir(), "ppa-lockdown-probe"))
+	say("create", err)
+	_, err = net.Dial("tcp", "127.0.0.1:9")
+	say("socket", err)
+	say("exec", exec.Command("/bin/true").Run())
+	p, _ := os.FindProcess(1)
+	say("kill", p.Signal(os.Interrupt))
+	say("setrlimit NOFILE", setNoFile())
+	// New threads (a locked goroutine each) and a large allocation.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			runtime.LockOSThread()
+			b := make([]byte, 1<<20)
+			b[len(b)-1] = 1
+		})
+	}
+	wg.Wait()
+	fmt.Println("threads: ok")
+	big := make([]byte, 512<<20)
+	for i := 0; i < len(big); i += 4096 {
+		big[i] = 1
+	}
+	runtime.GC()
+	fmt.Println("memory: ok")
+	fmt.Println("done")
+	os.Exit(0)
+}
+
+// TestWorkerProcessLimits loads a module in a worker process and reads the
+// worker's limits, seccomp state and environment from /proc.
+func TestWorkerProcessLimits(t *testing.T) {
+	if err := processIsolationSupported(); err != nil {
+		t.Skip(err)
+	}
+	wasm := testwasm.Build(t, "./host/engine/testdata/guests/echo")
+	ctx := context.Background()
+	e, err := New(ctx, NewConfig().WithIsolation(IsolationProcess).WithMemoryLimitPages(1024).WithPoolSize(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	p, err := e.Load(ctx, wasm, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	if p.RunMode() != RunSandboxedProcess {
+		t.Fatalf("run mode %q, want %q", p.RunMode(), RunSandboxedProcess)
+	}
+	slot, _, err := p.s.pool.get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.s.pool.put(slot, true)
+	w := slot.(*worker)
+	proc := fmt.Sprintf("/proc/%d/", w.cmd.Process.Pid)
+	read := func(name string) string {
+		b, err := os.ReadFile(proc + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	status := read("status")
+	for _, want := range []string{"Seccomp:\t2", "NoNewPrivs:\t1"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("worker status lacks %q", want)
+		}
+	}
+	limits := strings.Join(strings.Fields(read("limits")), " ")
+	as := 1024*65536 + DefaultWorkerOverhead
+	for _, want := range []string{
+		"Max open files 16 16 files",
+		"Max file size 0 0 bytes",
+		"Max core file size 0 0 bytes",
+		fmt.Sprintf("Max address space %d %d bytes", as, as),
+	} {
+		if !strings.Contains(limits, want) {
+			t.Errorf("worker limits lack %q:\n%s", want, limits)
+		}
+	}
+	if env := strings.Split(strings.TrimRight(read("environ"), "\x00"), "\x00"); len(env) != 2 || env[0] != workerEnv+"=1" {
+		t.Errorf("worker environment %q: want only %s and GOMAXPROCS", env, workerEnv)
+	}
+}
