@@ -89,8 +89,9 @@ func (c Config) WithCacheDir(dir string) Config { c.cacheDir = dir; return c }
 func (c Config) WithMemoryLimitPages(pages uint32) Config { c.memoryLimitPages = pages; return c }
 
 // WithCallTimeout bounds the wall time of each plugin call; when it passes
-// the guest is stopped (even in an endless loop) and the call returns an
-// error wrapping context.DeadlineExceeded. The caller's context can only
+// the guest is stopped (even in an endless loop: its worker process is
+// killed, or in-process the termination checks fire) and the call returns
+// an error wrapping context.DeadlineExceeded. The caller's context can only
 // shorten it. Must be positive. Default DefaultCallTimeout.
 func (c Config) WithCallTimeout(d time.Duration) Config { c.callTimeout = d; return c }
 
@@ -134,7 +135,8 @@ func (c Config) WithInterruptible(on bool) Config { c.uninterruptible = !on; ret
 // cost (a running call of theirs cannot be stopped), while every other
 // module stays interruptible. List only modules whose code you control,
 // such as the built-in plugins this binary ships (plugins/builtin.Digests):
-// a user's uploaded plugin keeps its time limit. Each call replaces the
+// a user's uploaded plugin keeps its time limit (and, with
+// IsolationProcess, runs in a worker process at the same speed). Each call replaces the
 // previous set; malformed digests are reported by New.
 func (c Config) WithTrustedDigests(digests ...string) Config {
 	c.trusted = make(map[string]bool, len(digests))

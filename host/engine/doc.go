@@ -28,12 +28,29 @@
 // env.abort (AssemblyScript), which traps.
 //
 // Each instance's memory is capped (Config.WithMemoryLimitPages) and each
-// call has a wall-time limit (Config.WithCallTimeout); the runtime is
-// configured to stop a guest whose context ends, so an endless loop is
-// really interrupted. A trap, proc_exit, timeout, or a result that breaks
+// call has a wall-time limit (Config.WithCallTimeout), so an endless loop
+// is really interrupted: by killing the worker process that runs it, or,
+// in-process, by wazero's termination checks.
+//
+// # Worker processes
+//
+// Modules not trusted by digest (Config.WithTrustedDigests) run, with
+// IsolationProcess (the default on Linux), in worker processes: this
+// binary re-executed (the package's init function turns any process
+// started with PPA_ENGINE_WORKER=1 into a worker, so every program and
+// test binary linking the package can serve), one instance per worker,
+// pooled per module like instances. A worker compiles the module without
+// termination checks (from the shared compilation cache after the first),
+// runs under RLIMIT_AS, a per-call RLIMIT_CPU, RLIMIT_NOFILE and
+// RLIMIT_FSIZE limits and a seccomp allow-list (no files, sockets or
+// processes), and dies with its host (Pdeathsig). Requests and results
+// cross two pipes as the ABI's bytes. A call past its time limit kills
+// the worker; a guest failure only replaces the worker's instance.
+// Plugin.RunMode says how a module runs. A trap, proc_exit, timeout, or a result that breaks
 // the ABI (a pointer outside memory, a result over
 // Config.WithMaxResultBytes, bytes that do not decode) fails that call
-// with a *CallError and the instance is discarded; other calls and later
+// with a *CallError and the instance is discarded (a worker that dies by
+// itself fails the call with FailureCrash); other calls and later
 // calls are unaffected. A status the plugin reports (INVALID_ARGUMENT and
 // so on) is returned as an *abi.Error and the instance is kept.
 package engine

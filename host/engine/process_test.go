@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -167,7 +168,8 @@ func TestProcessFailuresKeepHealthyServing(t *testing.T) {
 // BenchmarkProcessFailures makes b.N consecutive failing calls in worker
 // processes — traps (the worker survives, the instance is replaced) or
 // timeouts (the worker is killed and restarted) — and reports the child
-// processes and resident memory (host plus workers) before and after.
+// processes and the resident memory of the host and of the workers before
+// and after.
 // For the 10,000-failure figures:
 //
 //	go test -run '^$' -bench ProcessFailures/trap -benchtime 10000x ./host/engine
@@ -196,14 +198,15 @@ func BenchmarkProcessFailures(b *testing.B) {
 			for range 20 {
 				_ = call()
 			}
-			rss := func() int {
-				n := rssKiB(os.Getpid())
+			workersRSS := func() int {
+				n := 0
 				for _, c := range children(b) {
 					n += rssKiB(c)
 				}
 				return n
 			}
-			procsBefore, rssBefore := len(children(b)), rss()
+			runtime.GC()
+			procsBefore, hostBefore, workersBefore := len(children(b)), rssKiB(os.Getpid()), workersRSS()
 			for b.Loop() {
 				if err := call(); err == nil {
 					b.Fatal("the hostile call succeeded")
@@ -211,10 +214,13 @@ func BenchmarkProcessFailures(b *testing.B) {
 			}
 			b.StopTimer()
 			procsAfter := waitChildren(b, procsBefore)
+			runtime.GC()
 			b.ReportMetric(float64(procsBefore), "procs-before")
 			b.ReportMetric(float64(procsAfter), "procs-after")
-			b.ReportMetric(float64(rssBefore)/1024, "MiB-rss-before")
-			b.ReportMetric(float64(rss())/1024, "MiB-rss-after")
+			b.ReportMetric(float64(hostBefore)/1024, "MiB-host-before")
+			b.ReportMetric(float64(rssKiB(os.Getpid()))/1024, "MiB-host-after")
+			b.ReportMetric(float64(workersBefore)/1024, "MiB-workers-before")
+			b.ReportMetric(float64(workersRSS())/1024, "MiB-workers-after")
 			if st := p.Stats(); st.Failures < uint64(b.N) {
 				b.Fatalf("stats %+v: want at least %d failures", st, b.N)
 			}

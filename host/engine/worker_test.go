@@ -10,8 +10,11 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/ppa-autoscaler/ppa/abi"
 	"github.com/ppa-autoscaler/ppa/internal/testwasm"
 )
 
@@ -162,4 +165,92 @@ func TestWorkerProcessLimits(t *testing.T) {
 	if env := strings.Split(strings.TrimRight(read("environ"), "\x00"), "\x00"); len(env) != 2 || env[0] != workerEnv+"=1" {
 		t.Errorf("worker environment %q: want only %s and GOMAXPROCS", env, workerEnv)
 	}
+}
+
+// hostProbeEnv makes TestWorkersDieWithHost's child start a worker, print
+// its pid and wait to be killed.
+const hostProbeEnv = "PPA_ENGINE_HOST_PROBE"
+
+// TestWorkersDieWithHost kills a host process with SIGKILL (no chance to
+// clean up) while its worker runs an endless call, and checks that the
+// worker dies too (Pdeathsig).
+func TestWorkersDieWithHost(t *testing.T) {
+	if os.Getenv(hostProbeEnv) == "1" {
+		hostProbe()
+		return
+	}
+	if err := processIsolationSupported(); err != nil {
+		t.Skip(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestWorkersDieWithHost$")
+	cmd.Env = append(os.Environ(), hostProbeEnv+"=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Fscanf(out, "worker %d\n", &pid); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("no worker pid from the host probe: %v", err)
+	}
+	if !alive(pid) {
+		t.Fatalf("worker %d is not running before its host is killed", pid)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	for range 100 {
+		if !alive(pid) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	t.Fatalf("worker %d outlived its host by 5 s", pid)
+}
+
+// alive reports whether pid is a process that is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
+
+// hostProbe is the child of TestWorkersDieWithHost.
+func hostProbe() {
+	wasm, err := os.ReadFile(filepath.Join("testdata", "crash", "crash.wasm"))
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	ctx := context.Background()
+	e, err := New(ctx, NewConfig().WithIsolation(IsolationProcess).WithPoolSize(1))
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	p, err := e.Load(ctx, wasm, "")
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	p.s.pool.mu.Lock()
+	w := p.s.pool.idle[0].(*worker)
+	p.s.pool.mu.Unlock()
+	// A runaway call: the worker is not reading its pipe when the host
+	// dies, so only Pdeathsig can end it.
+	go p.Predict(ctx, &abi.PredictRequest{Model: []byte{1}, Timestamps: []int64{1}})
+	for p.Stats().Busy == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	fmt.Printf("worker %d\n", w.cmd.Process.Pid)
+	time.Sleep(time.Hour)
 }
