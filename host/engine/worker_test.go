@@ -254,3 +254,51 @@ func hostProbe() {
 	fmt.Printf("worker %d\n", w.cmd.Process.Pid)
 	time.Sleep(time.Hour)
 }
+
+// TestFrames round-trips frames and checks what readFrame refuses.
+func TestFrames(t *testing.T) {
+	big := make([]byte, 100<<10)
+	big[len(big)-1] = 7
+	tests := []struct {
+		name  string
+		parts [][]byte
+		max   int
+		err   string
+	}{
+		{name: "empty", max: 0},
+		{name: "small parts", parts: [][]byte{{1}, []byte("abc")}, max: 4},
+		{name: "large last part", parts: [][]byte{{2}, big}, max: len(big) + 1},
+		{name: "over the limit", parts: [][]byte{[]byte("abcd")}, max: 3, err: "frame of 4 bytes exceeds the 3-byte limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf strings.Builder
+			if err := writeFrame(&buf, frameCall, tt.parts...); err != nil {
+				t.Fatal(err)
+			}
+			kind, body, err := readFrame(strings.NewReader(buf.String()), tt.max)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("readFrame error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || kind != frameCall {
+				t.Fatalf("readFrame: kind %d, %v", kind, err)
+			}
+			var want []byte
+			for _, p := range tt.parts {
+				want = append(want, p...)
+			}
+			if string(body) != string(want) {
+				t.Errorf("body of %d bytes, want %d", len(body), len(want))
+			}
+			// Truncated: the body is cut short.
+			if len(want) > 0 {
+				if _, _, err := readFrame(strings.NewReader(buf.String()[:buf.Len()-1]), tt.max); err == nil {
+					t.Error("a truncated frame was accepted")
+				}
+			}
+		})
+	}
+}

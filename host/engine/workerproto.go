@@ -88,21 +88,27 @@ func writeFrame(w io.Writer, kind byte, parts ...[]byte) error {
 	if uint64(n) > 1<<32-1 {
 		return fmt.Errorf("frame of %d bytes is too large", n)
 	}
-	var h [frameHeader]byte
-	binary.LittleEndian.PutUint32(h[:], uint32(n))
-	h[4] = kind
-	if len(parts) == 1 && n <= 64<<10 {
-		// One write for small frames.
-		buf := make([]byte, 0, frameHeader+n)
-		buf = append(append(buf, h[:]...), parts[0]...)
-		_, err := w.Write(buf)
+	// One write for the header and all but a large last part: a call is
+	// then one or two system calls, however many parts it has.
+	last := len(parts)
+	if last > 0 && len(parts[last-1]) > 64<<10 {
+		last--
+	}
+	size := frameHeader
+	for _, p := range parts[:last] {
+		size += len(p)
+	}
+	buf := make([]byte, frameHeader, size)
+	binary.LittleEndian.PutUint32(buf, uint32(n))
+	buf[4] = kind
+	for _, p := range parts[:last] {
+		buf = append(buf, p...)
+	}
+	if _, err := w.Write(buf); err != nil {
 		return err
 	}
-	if _, err := w.Write(h[:]); err != nil {
-		return err
-	}
-	for _, p := range parts {
-		if _, err := w.Write(p); err != nil {
+	if last < len(parts) {
+		if _, err := w.Write(parts[last]); err != nil {
 			return err
 		}
 	}
