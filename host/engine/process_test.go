@@ -180,7 +180,7 @@ func BenchmarkProcessFailures(b *testing.B) {
 	for _, kind := range []string{"trap", "timeout"} {
 		b.Run(kind, func(b *testing.B) {
 			ctx := context.Background()
-			e := newEngine(b, processConfig().WithCallTimeout(50*time.Millisecond).WithPoolSize(1))
+			e := newEngine(b, processConfig().WithCallTimeout(20*time.Millisecond).WithPoolSize(1))
 			p, err := e.Load(ctx, crashGuest(b), "")
 			if err != nil {
 				b.Fatal(err)

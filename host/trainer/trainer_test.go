@@ -131,6 +131,15 @@ func TestRunCSVStoresVersions(t *testing.T) {
 	if m.Plugin.Name != "seasonal-naive" || m.Plugin.SHA256 != engine.Digest(seasonalNaive(t)) {
 		t.Errorf("manifest plugin %+v", m.Plugin)
 	}
+	// The test engine trusts no digest: the plugin ran sandboxed, which
+	// the manifest records.
+	wantRun := engine.RunSandboxedProcess
+	if engine.DefaultIsolation() != engine.IsolationProcess {
+		wantRun = engine.RunSandboxedInProcess
+	}
+	if m.Plugin.Run != string(wantRun) {
+		t.Errorf("manifest plugin.run %q, want %q", m.Plugin.Run, wantRun)
+	}
 	if m.Data.Source != "csv" || m.Data.Points != 20160 || time.Duration(m.Data.Step) != time.Minute ||
 		!m.Data.Start.Equal(time.Date(1995, 7, 22, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("manifest data %+v", m.Data)
