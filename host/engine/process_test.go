@@ -205,7 +205,13 @@ func BenchmarkProcessFailures(b *testing.B) {
 				}
 				return n
 			}
-			runtime.GC()
+			heap := func() float64 {
+				runtime.GC()
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				return float64(ms.HeapAlloc) / (1 << 20)
+			}
+			heapBefore := heap()
 			procsBefore, hostBefore, workersBefore := len(children(b)), rssKiB(os.Getpid()), workersRSS()
 			for b.Loop() {
 				if err := call(); err == nil {
@@ -214,7 +220,8 @@ func BenchmarkProcessFailures(b *testing.B) {
 			}
 			b.StopTimer()
 			procsAfter := waitChildren(b, procsBefore)
-			runtime.GC()
+			b.ReportMetric(heapBefore, "MiB-host-heap-before")
+			b.ReportMetric(heap(), "MiB-host-heap-after")
 			b.ReportMetric(float64(procsBefore), "procs-before")
 			b.ReportMetric(float64(procsAfter), "procs-after")
 			b.ReportMetric(float64(hostBefore)/1024, "MiB-host-before")

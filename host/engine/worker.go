@@ -199,7 +199,8 @@ func (w *worker) exchange(ctx context.Context, export string, in []byte) ([]byte
 	case frameLoadError:
 		// A fresh instance could not be made (for example its memory
 		// minimum exceeds the limit): not a guest failure.
-		return nil, "", &CallError{Plugin: w.s.label, Method: "instantiate", Failure: FailureTrap, Detail: "instantiate", Err: errors.New(string(body[1:]))}, false
+		return nil, "", &CallError{Plugin: w.s.label, Method: "instantiate", Failure: FailureTrap,
+			Detail: "the worker could not make a fresh instance", Err: errors.New(string(body[1:]))}, false
 	}
 	return nil, "", w.asCallError(export, w.unexpected(export, kind, body)), true
 }
