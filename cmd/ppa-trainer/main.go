@@ -50,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f.Register(fs, "ppa-trainer")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	cacheDir := fs.String("cache-dir", "", "directory of the wazero compilation cache (empty: none)")
+	isolation := engine.DefaultIsolation()
+	fs.Var(&isolation, "plugin-isolation", engine.IsolationUsage)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: ppa-trainer (--data FILE.csv | --prometheus URL --query PROMQL) --store DIR|s3://BUCKET/PREFIX --model NAMESPACE/NAME [flags]\n\n%s", fs.FlagUsages())
 	}
@@ -75,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ppa-trainer: %v\n", err)
 		return 2
 	}
-	res, err := train(ctx, &f, opts, *cacheDir, log)
+	res, err := train(ctx, &f, opts, engine.NewConfig().WithCacheDir(*cacheDir).WithIsolation(isolation), log)
 	if err != nil {
 		log.Error("training failed", "error", err.Error())
 		fmt.Fprintf(stderr, "ppa-trainer: %v\n", err)
@@ -94,12 +96,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func train(ctx context.Context, f *trainer.Flags, opts trainer.Options, cacheDir string, log *slog.Logger) (*trainer.Result, error) {
+func train(ctx context.Context, f *trainer.Flags, opts trainer.Options, cfg engine.Config, log *slog.Logger) (*trainer.Result, error) {
 	s, err := f.OpenStore(ctx, store.WithLogger(log))
 	if err != nil {
 		return nil, err
 	}
-	e, err := engine.New(ctx, engine.NewConfig().WithTrustedDigests(builtin.Digests()...).WithCacheDir(cacheDir).WithLogger(log))
+	e, err := engine.New(ctx, cfg.WithTrustedDigests(builtin.Digests()...).WithLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("plugin engine: %w", err)
 	}

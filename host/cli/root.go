@@ -62,6 +62,9 @@ type App struct {
 	// CacheDir is the --cache-dir flag: the wazero compilation cache, or
 	// empty for none.
 	CacheDir string
+	// Isolation is the --plugin-isolation flag; empty means
+	// engine.DefaultIsolation.
+	Isolation engine.Isolation
 
 	logger *slog.Logger
 }
@@ -109,6 +112,9 @@ func (a *App) NewEngine(ctx context.Context, change func(engine.Config) engine.C
 	// The built-in plugins are this build's own code: they run without the
 	// termination checks that make Go guests several times slower.
 	cfg := engine.NewConfig().WithTrustedDigests(builtin.Digests()...).WithCacheDir(a.CacheDir).WithLogger(a.Logger()).WithClock(a.now)
+	if a.Isolation != "" {
+		cfg = cfg.WithIsolation(a.Isolation)
+	}
 	if change != nil {
 		cfg = change(cfg)
 	}
@@ -223,6 +229,8 @@ other plugin is given as a path to its .wasm file.`,
 	flags.StringVar(&app.LogLevel, "log-level", "warn", "log level: debug, info, warn or error (logs go to stderr)")
 	flags.StringVar(&app.CacheDir, "cache-dir", app.DefaultCacheDir(),
 		"directory of the wazero compilation cache, ${XDG_CACHE_HOME:-~/.cache}/ppa/wazero by default; empty disables it")
+	app.Isolation = engine.DefaultIsolation()
+	flags.Var(&app.Isolation, "plugin-isolation", engine.IsolationUsage)
 	for _, c := range commands {
 		root.AddCommand(c(app, app.Out))
 	}

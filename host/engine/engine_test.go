@@ -362,3 +362,36 @@ func snapshot(t *testing.T, dir string) map[string]time.Time {
 	}
 	return out
 }
+
+func TestIsolationFlag(t *testing.T) {
+	tests := []struct {
+		in   string
+		want engine.Isolation
+		err  string
+	}{
+		{in: "in-process", want: engine.IsolationInProcess},
+		{in: "auto", want: engine.DefaultIsolation()},
+		{in: "sandbox", err: `isolation "sandbox": want process, in-process or auto`},
+	}
+	if engine.DefaultIsolation() == engine.IsolationProcess {
+		tests = append(tests, struct {
+			in   string
+			want engine.Isolation
+			err  string
+		}{in: "process", want: engine.IsolationProcess})
+	}
+	for _, tt := range tests {
+		var got engine.Isolation
+		err := got.Set(tt.in)
+		switch {
+		case tt.err != "" && (err == nil || err.Error() != tt.err):
+			t.Errorf("Set(%q) error %v, want %q", tt.in, err, tt.err)
+		case tt.err == "" && (err != nil || got != tt.want):
+			t.Errorf("Set(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	if _, err := engine.New(context.Background(), engine.NewConfig().WithIsolation("nope")); err == nil ||
+		!strings.Contains(err.Error(), `isolation "nope": want "process" or "in-process"`) {
+		t.Errorf("New with a bad isolation: %v", err)
+	}
+}

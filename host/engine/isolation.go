@@ -1,5 +1,7 @@
 package engine
 
+import "fmt"
+
 // Isolation is how an engine runs the modules it does not trust (see
 // Config.WithIsolation).
 type Isolation string
@@ -67,3 +69,33 @@ func (e *Engine) RunModeFor(digest string) RunMode {
 
 // RunMode returns how the plugin runs.
 func (p *Plugin) RunMode() RunMode { return p.s.mode }
+
+// String implements fmt.Stringer and pflag.Value.
+func (i Isolation) String() string { return string(i) }
+
+// Set implements pflag.Value (and flag.Value), so that an Isolation can be
+// a command-line flag: "process", "in-process", or "auto" for
+// DefaultIsolation.
+func (i *Isolation) Set(s string) error {
+	switch v := Isolation(s); v {
+	case "auto":
+		*i = DefaultIsolation()
+	case IsolationProcess:
+		if err := processIsolationSupported(); err != nil {
+			return err
+		}
+		*i = v
+	case IsolationInProcess:
+		*i = v
+	default:
+		return fmt.Errorf("isolation %q: want %s, %s or auto", s, IsolationProcess, IsolationInProcess)
+	}
+	return nil
+}
+
+// Type implements pflag.Value.
+func (i *Isolation) Type() string { return "isolation" }
+
+// IsolationUsage describes an isolation flag, for help texts.
+const IsolationUsage = "how plugins that are not built in run: process (a sandboxed worker process at full speed, the default on Linux), " +
+	"in-process (with wazero's termination checks, several times slower) or auto"

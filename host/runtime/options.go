@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ppa-autoscaler/ppa/abi"
+	"github.com/ppa-autoscaler/ppa/host/engine"
 	"github.com/ppa-autoscaler/ppa/host/runtime/modelset"
 	"github.com/ppa-autoscaler/ppa/host/store"
 )
@@ -85,6 +86,9 @@ type Options struct {
 	// CacheDir keeps compiled plugins on disk across restarts; empty
 	// compiles in memory only.
 	CacheDir string
+	// PluginIsolation is how plugins that are not built in run; empty
+	// means engine.DefaultIsolation.
+	PluginIsolation engine.Isolation
 	// ForecastCacheWindow is how far ahead each model's cached forecast
 	// curve reaches; 0 disables the forecast cache.
 	ForecastCacheWindow time.Duration
@@ -155,6 +159,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.ServeRejected, "serve-rejected", o.ServeRejected, "serve the newest version even when the quality gate rejected it")
 	fs.Var(durationFlag{&o.PollInterval}, "poll-interval", "how often to look for new model versions (0: load once)")
 	fs.StringVar(&o.CacheDir, "cache-dir", o.CacheDir, "directory for compiled plugins, kept across restarts (empty: in memory)")
+	if o.PluginIsolation == "" {
+		o.PluginIsolation = engine.DefaultIsolation()
+	}
+	fs.Var(&o.PluginIsolation, "plugin-isolation", engine.IsolationUsage)
 	fs.Var(durationFlag{&o.ForecastCacheWindow}, "forecast-cache-window", "how far ahead each model's cached forecast reaches (0: no forecast cache)")
 	fs.IntVar(&o.ForecastCachePoints, "forecast-cache-points", o.ForecastCachePoints, "most points in a cached forecast")
 	fs.Var(durationFlag{&o.MaxHorizon}, "max-horizon", "longest horizon a request may ask for")

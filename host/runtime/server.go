@@ -102,6 +102,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.PluginInstances > 0 {
 		cfg = cfg.WithPoolSize(opts.PluginInstances)
 	}
+	if opts.PluginIsolation != "" {
+		cfg = cfg.WithIsolation(opts.PluginIsolation)
+	}
 	s.engine, err = engine.New(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
