@@ -302,3 +302,70 @@ func TestFrames(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkerCompilationCache checks that workers share a compilation
+// cache even when the engine has none: the first worker fills a temporary
+// one, a restarted worker loads from it, and Close removes it.
+func TestWorkerCompilationCache(t *testing.T) {
+	if err := processIsolationSupported(); err != nil {
+		t.Skip(err)
+	}
+	wasm, err := os.ReadFile(filepath.Join("testdata", "crash", "crash.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	e, err := New(ctx, NewConfig().WithIsolation(IsolationProcess).WithPoolSize(1).WithCallTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := e.workerCache
+	if dir == "" || e.ownCache != dir {
+		t.Fatalf("worker cache %q (own %q): want a temporary directory", dir, e.ownCache)
+	}
+	p, err := e.Load(ctx, wasm, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := func() map[string]os.FileInfo {
+		out := map[string]os.FileInfo{}
+		filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				if fi, err := os.Stat(path); err == nil {
+					out[path] = fi
+				}
+			}
+			return nil
+		})
+		return out
+	}
+	before := files()
+	if len(before) == 0 {
+		t.Fatal("the first worker left nothing in the compilation cache")
+	}
+	// A timeout kills the worker; the next call starts another from the cache.
+	if _, err := p.Predict(ctx, &abi.PredictRequest{Model: []byte{1}, Timestamps: []int64{1}}); err == nil {
+		t.Fatal("the endless predict succeeded")
+	}
+	if _, err := p.Train(ctx, &abi.TrainRequest{Timestamps: []int64{1}, Values: []float64{1}}); err == nil {
+		t.Fatal("the trapping train succeeded")
+	}
+	if st := p.Stats(); st.Instantiations != 2 {
+		t.Errorf("stats %+v: want a second worker after the kill", st)
+	}
+	// A compilation would have written the entry anew (a new file renamed
+	// over the old one).
+	after := files()
+	for path, fi := range before {
+		if a, ok := after[path]; !ok || !os.SameFile(a, fi) {
+			t.Errorf("cache entry %s was rewritten: the restarted worker compiled again", path)
+		}
+	}
+	p.Close(ctx)
+	if err := e.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the temporary cache %s is still there after Close (%v)", dir, err)
+	}
+}
