@@ -98,7 +98,7 @@ func TestProcessFailuresKeepHealthyServing(t *testing.T) {
 	}
 	prebuild(t, "echo")
 	ctx := context.Background()
-	const limit = 300 * time.Millisecond
+	const limit = time.Second
 	e := newEngine(t, processConfig().WithCallTimeout(limit).WithPoolSize(2))
 	healthy := load(t, e, "echo")
 	checkHealthy(t, healthy)

@@ -315,7 +315,7 @@ func TestWorkerCompilationCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	e, err := New(ctx, NewConfig().WithIsolation(IsolationProcess).WithPoolSize(1).WithCallTimeout(100*time.Millisecond))
+	e, err := New(ctx, NewConfig().WithIsolation(IsolationProcess).WithPoolSize(1).WithCallTimeout(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
