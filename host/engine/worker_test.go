@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -367,5 +368,55 @@ func TestWorkerCompilationCache(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("the temporary cache %s is still there after Close (%v)", dir, err)
+	}
+}
+
+// TestWorkerCrash kills a worker from outside in the middle of a call: the
+// call fails as a crash (not a timeout) and the next call gets a new
+// worker.
+func TestWorkerCrash(t *testing.T) {
+	if err := processIsolationSupported(); err != nil {
+		t.Skip(err)
+	}
+	wasm, err := os.ReadFile(filepath.Join("testdata", "crash", "crash.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	e, err := New(ctx, NewConfig().WithIsolation(IsolationProcess).WithPoolSize(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	p, err := e.Load(ctx, wasm, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	p.s.pool.mu.Lock()
+	pid := p.s.pool.idle[0].(*worker).cmd.Process.Pid
+	p.s.pool.mu.Unlock()
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Predict(ctx, &abi.PredictRequest{Model: []byte{1}, Timestamps: []int64{1}})
+		done <- err
+	}()
+	for p.Stats().Busy == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	err = <-done
+	var ce *CallError
+	if !errors.As(err, &ce) || ce.Failure != FailureCrash || !strings.Contains(err.Error(), "worker process died (signal: killed)") {
+		t.Fatalf("predict whose worker was killed: %v, want a crash", err)
+	}
+	if _, err := p.Train(ctx, &abi.TrainRequest{Timestamps: []int64{1}, Values: []float64{1}}); !errors.As(err, &ce) || ce.Failure != FailureTrap {
+		t.Fatalf("train on a new worker: %v, want the guest's trap", err)
+	}
+	if st := p.Stats(); st.Instantiations != 2 || st.Failures != 2 || st.Idle != 1 {
+		t.Errorf("stats %+v: want a second worker, kept after the trap", st)
 	}
 }
