@@ -254,12 +254,12 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // (policy.DefaultCandidates) into e. The engine owns them.
 func (a *App) policyCandidates(ctx context.Context, e *engine.Engine) ([]policy.Candidate, error) {
 	var out []policy.Candidate
-	for _, name := range policy.DefaultCandidates {
-		p, err := a.LoadPlugin(ctx, e, name)
+	for _, spec := range policy.DefaultCandidates {
+		p, err := a.LoadPlugin(ctx, e, spec.Name)
 		if err != nil {
-			return nil, fmt.Errorf("policy candidate %s: %w", name, err)
+			return nil, fmt.Errorf("policy candidate %s: %w", spec.Name, err)
 		}
-		out = append(out, policy.Candidate{Name: name, Forecaster: p})
+		out = append(out, policy.Candidate{Name: spec.Name, Params: spec.Params, Forecaster: p})
 	}
 	return out, nil
 }

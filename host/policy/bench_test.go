@@ -12,9 +12,9 @@ import (
 	"github.com/ppa-autoscaler/ppa/plugins/builtin"
 )
 
-// loadBuiltins loads the named built-in plugins into a trusted engine, as
-// the trainer does.
-func loadBuiltins(b *testing.B, names ...string) ([]Candidate, func()) {
+// loadBuiltins loads the built-in plugins into a trusted engine, as the
+// trainer does.
+func loadBuiltins(b *testing.B, specs ...CandidateSpec) ([]Candidate, func()) {
 	b.Helper()
 	ctx := context.Background()
 	e, err := engine.New(ctx, engine.NewConfig().WithTrustedDigests(builtin.Digests()...))
@@ -22,7 +22,8 @@ func loadBuiltins(b *testing.B, names ...string) ([]Candidate, func()) {
 		b.Fatal(err)
 	}
 	var out []Candidate
-	for _, name := range names {
+	for _, spec := range specs {
+		name := spec.Name
 		wasm, err := builtin.Load(name)
 		if err != nil {
 			b.Skipf("built-in %s: %v (run make plugins)", name, err)
@@ -31,7 +32,7 @@ func loadBuiltins(b *testing.B, names ...string) ([]Candidate, func()) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		out = append(out, Candidate{Name: name, Forecaster: p})
+		out = append(out, Candidate{Name: name, Params: spec.Params, Forecaster: p})
 	}
 	return out, func() { e.Close(ctx) }
 }
@@ -55,7 +56,7 @@ func BenchmarkSearch(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.Lead, cfg.CapacityPerReplica, cfg.TargetUtilization = 5*time.Minute, 20, 0.8
 	cfg.Candidates = cands
-	cfg.Baseline = &cands[len(cands)-1]
+	cfg.Baseline = &cands[1]
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := Search(context.Background(), cfg, s.T, s.Y); err != nil {
@@ -68,7 +69,7 @@ func BenchmarkSearch(b *testing.B) {
 // same history.
 func BenchmarkProphetFit(b *testing.B) {
 	s := nasa14d(b)
-	cands, done := loadBuiltins(b, "prophet")
+	cands, done := loadBuiltins(b, CandidateSpec{Name: "prophet"})
 	defer done()
 	b.ResetTimer()
 	for b.Loop() {

@@ -6,14 +6,28 @@ import (
 	"math"
 	"text/tabwriter"
 
+	"github.com/ppa-autoscaler/ppa/abi"
 	"github.com/ppa-autoscaler/ppa/plugins/seasonalnaive"
 	"github.com/ppa-autoscaler/ppa/plugins/seasonalprofile"
 )
 
+// CandidateSpec names a built-in forecaster and the parameters a search
+// trains it with.
+type CandidateSpec struct {
+	Name   string
+	Params abi.Params
+}
+
 // DefaultCandidates are the built-in forecasters a search tries when the
-// user names none: the short-lead profile first, seasonal naive (also the
-// baseline of Benefit.Baseline) second.
-var DefaultCandidates = []string{seasonalprofile.Name, seasonalnaive.Name}
+// user names none, in order of preference on a tie: the short-lead profile,
+// seasonal naive (also the baseline of Benefit.Baseline), and Prophet, the
+// flagship for long horizons, without its interval simulation (the search
+// reads yhat, and the samples would cost most of its time).
+var DefaultCandidates = []CandidateSpec{
+	{Name: seasonalprofile.Name},
+	{Name: seasonalnaive.Name},
+	{Name: "prophet", Params: abi.Params{"uncertainty_samples": 0}},
+}
 
 // WriteRows prints at most limit rows of a search's candidates table (all
 // with limit ≤ 0), best first, marking the chosen one with * and those that

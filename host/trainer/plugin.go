@@ -23,6 +23,10 @@ type resolvedPlugin struct {
 	stored bool
 	// origin names the source for messages: a path, "built-in" or the store.
 	origin string
+	// params are the parameters the policy search trains a default
+	// candidate with (policy.DefaultCandidates); nil for a named plugin,
+	// which takes the user's.
+	params abi.Params
 }
 
 // IsPluginPath reports whether a plugin reference is a file path (it ends

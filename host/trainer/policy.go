@@ -43,8 +43,8 @@ func (r *run) searchPolicy(ctx context.Context, s *series.Series, cands []*resol
 	cfg.Seed = r.o.Seed
 	cfg.Logger = r.log
 	for _, c := range cands {
-		cand := policy.Candidate{Name: c.ref.Name, Forecaster: c.plugin}
-		if len(cands) == 1 {
+		cand := policy.Candidate{Name: c.ref.Name, Params: c.params, Forecaster: c.plugin}
+		if len(cands) == 1 && c.params == nil {
 			cand.Params = params
 		}
 		cfg.Candidates = append(cfg.Candidates, cand)

@@ -21,6 +21,7 @@ func candidateBuiltins(t *testing.T) func(string) ([]byte, error) {
 	wasm := map[string][]byte{
 		"seasonal-naive":   seasonalNaive(t),
 		"seasonal-profile": testwasm.Build(t, "./plugins/seasonalprofile/wasm"),
+		"prophet":          testwasm.Build(t, "./plugins/prophet/wasm"),
 	}
 	return func(name string) ([]byte, error) {
 		if b, ok := wasm[name]; ok {

@@ -366,13 +366,14 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	}
 	// Without a named plugin the policy search chooses among the built-in
 	// candidates; with one, it judges that plugin's decision rules.
-	refs := []string{o.Plugin}
+	specs := []policy.CandidateSpec{{Name: o.Plugin}}
+	auto := o.Plugin == "" && !o.Scaling.Disabled
 	switch {
 	case o.Plugin != "":
 	case o.Scaling.Disabled:
-		refs = []string{DefaultPlugin}
+		specs = []policy.CandidateSpec{{Name: DefaultPlugin}}
 	default:
-		refs = policy.DefaultCandidates
+		specs = policy.DefaultCandidates
 	}
 	var cands []*resolvedPlugin
 	defer func() {
@@ -380,11 +381,12 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 			c.plugin.Close(context.WithoutCancel(ctx))
 		}
 	}()
-	for _, ref := range refs {
-		c, err := r.resolvePlugin(ctx, eng, ref)
+	for _, spec := range specs {
+		c, err := r.resolvePlugin(ctx, eng, spec.Name)
 		if err != nil {
 			return nil, fmt.Errorf("trainer: %w", err)
 		}
+		c.params = spec.Params
 		cands = append(cands, c)
 	}
 	pl := cands[0]
@@ -422,8 +424,9 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 				}
 			}
 			desc = pl.plugin.Description()
-			if params, err = desc.ParseParams(o.Params); err != nil {
-				return nil, fmt.Errorf("trainer: plugin %s %s: %w", desc.Name, desc.Version, err)
+			if auto {
+				// The model serves as the search trained it.
+				params = f.Params
 			}
 		}
 		tm.Policy = lap(t0)
