@@ -42,7 +42,7 @@ func grpcCode(c errCode) codes.Code {
 }
 
 func grpcError(err error) error {
-	return status.Error(grpcCode(codeOf(err)), err.Error())
+	return status.Error(grpcCode(codeOf(err)), clipMessage(err.Error()))
 }
 
 // ServerLive implements GRPCInferenceServiceServer.
@@ -143,12 +143,12 @@ func decodeGRPC(req *inferencepb.ModelInferRequest) (inferRequest, bool, error) 
 		it := inputTensor{name: t.GetName(), datatype: t.GetDatatype(), shape: t.GetShape()}
 		if raw {
 			if t.GetContents() != nil {
-				return out, false, errorf(codeInvalidArgument, "input %q: contents and raw_input_contents are both set", t.GetName())
+				return out, false, errorf(codeInvalidArgument, "input %s: contents and raw_input_contents are both set", quoteName(t.GetName()))
 			}
 			if it.datatype == DatatypeInt64 {
 				b := req.GetRawInputContents()[i]
 				if len(b)%8 != 0 {
-					return out, false, errorf(codeInvalidArgument, "input %q: raw contents of %d bytes: want a multiple of 8 for INT64", t.GetName(), len(b))
+					return out, false, errorf(codeInvalidArgument, "input %s: raw contents of %d bytes: want a multiple of 8 for INT64", quoteName(t.GetName()), len(b))
 				}
 				for j := 0; j < len(b); j += 8 {
 					it.values = append(it.values, int64(binary.LittleEndian.Uint64(b[j:])))
@@ -157,7 +157,7 @@ func decodeGRPC(req *inferencepb.ModelInferRequest) (inferRequest, bool, error) 
 		} else if c := t.GetContents(); c != nil {
 			if it.datatype == DatatypeInt64 {
 				if n := otherContents(c); n > 0 {
-					return out, false, errorf(codeInvalidArgument, "input %q: datatype INT64 wants int64_contents, got %d values in other fields", t.GetName(), n)
+					return out, false, errorf(codeInvalidArgument, "input %s: datatype INT64 wants int64_contents, got %d values in other fields", quoteName(t.GetName()), n)
 				}
 				it.values = c.GetInt64Contents()
 			}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ppa-autoscaler/ppa/abi"
 	"github.com/ppa-autoscaler/ppa/host/runtime/modelset"
@@ -99,7 +101,41 @@ func (e *requestError) Unwrap() error { return e.err }
 
 func errorf(code errCode, format string, args ...any) *requestError {
 	err := fmt.Errorf(format, args...)
-	return &requestError{code: code, msg: err.Error(), err: errors.Unwrap(err)}
+	return &requestError{code: code, msg: clipMessage(err.Error()), err: errors.Unwrap(err)}
+}
+
+// Bounds on what a peer's input may put into an error, a log line or a
+// label: a name is quoted up to maxNameInMessage bytes, a whole message is
+// cut at maxMessage bytes (gRPC clients refuse status messages beyond their
+// metadata limit, 8 KiB by default).
+const (
+	maxNameInMessage = 128
+	maxMessage       = 1024
+)
+
+// quoteName quotes a client-supplied name for a message, clipped to
+// maxNameInMessage bytes with its full length said.
+func quoteName(s string) string {
+	if len(s) <= maxNameInMessage {
+		return strconv.Quote(s)
+	}
+	cut := maxNameInMessage
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:cut]), len(s))
+}
+
+// clipMessage cuts a message at maxMessage bytes.
+func clipMessage(s string) string {
+	if len(s) <= maxMessage {
+		return s
+	}
+	cut := maxMessage
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes in all)", s[:cut], len(s))
 }
 
 // codeOf classifies any error.
@@ -163,21 +199,21 @@ type inferResponse struct {
 
 // lookup returns the serving version of a model, as a request error when
 // there is none.
-func (s *Server) lookup(name, version string) (*modelset.Model, error) {
-	if name == "" {
+func (s *Server) lookup(n, version string) (*modelset.Model, error) {
+	if n == "" {
 		return nil, errorf(codeInvalidArgument, "model name is empty")
 	}
-	m, state := s.set.Get(name)
+	m, state := s.set.Get(n)
 	switch state {
 	case modelset.StateUnknown:
-		return nil, errorf(codeNotFound, "model %q is not served here", name)
+		return nil, errorf(codeNotFound, "model %s is not served here", quoteName(n))
 	case modelset.StateLoading:
-		return nil, errorf(codeUnavailable, "model %q is not loaded yet", name)
+		return nil, errorf(codeUnavailable, "model %s is not loaded yet", quoteName(n))
 	case modelset.StateUnloaded:
-		return nil, errorf(codeUnavailable, "model %q is unloaded", name)
+		return nil, errorf(codeUnavailable, "model %s is unloaded", quoteName(n))
 	}
 	if version != "" && version != m.Version() {
-		return nil, errorf(codeNotFound, "model %q version %q is not loaded (serving version %q)", name, version, m.Version())
+		return nil, errorf(codeNotFound, "model %s version %s is not loaded (serving version %q)", quoteName(n), quoteName(version), m.Version())
 	}
 	return m, nil
 }
@@ -202,13 +238,13 @@ func (s *Server) parseInputs(m *modelset.Model, inputs []inputTensor) (params, e
 		case InputStep:
 			dst = &step
 		default:
-			return params{}, errorf(codeInvalidArgument, "input %q: unknown input (want %s, and optionally %s and %s)", in.name, InputHorizon, InputStart, InputStep)
+			return params{}, errorf(codeInvalidArgument, "input %s: unknown input (want %s, and optionally %s and %s)", quoteName(in.name), InputHorizon, InputStart, InputStep)
 		}
 		if *dst != nil {
-			return params{}, errorf(codeInvalidArgument, "input %q: given twice", in.name)
+			return params{}, errorf(codeInvalidArgument, "input %s: given twice", quoteName(in.name))
 		}
 		if in.datatype != DatatypeInt64 {
-			return params{}, errorf(codeInvalidArgument, "input %q: datatype %q: want %s", in.name, in.datatype, DatatypeInt64)
+			return params{}, errorf(codeInvalidArgument, "input %s: datatype %s: want %s", quoteName(in.name), quoteName(in.datatype), DatatypeInt64)
 		}
 		elems := int64(1)
 		for _, d := range in.shape {
@@ -227,8 +263,15 @@ func (s *Server) parseInputs(m *modelset.Model, inputs []inputTensor) (params, e
 	}
 	p := params{step: m.Step}
 	if step != nil {
-		if *step < 1 {
+		// A step longer than both the longest horizon and the model's own
+		// step can only ever give one point, and a huge one rounds the
+		// default start down to 1970.
+		maxStep := max(int64(s.opts.MaxHorizon/time.Second), m.Step)
+		switch {
+		case *step < 1:
 			return params{}, errorf(codeInvalidArgument, "input %q: %d: want a positive number of seconds", InputStep, *step)
+		case *step > maxStep:
+			return params{}, errorf(codeInvalidArgument, "input %q: %ds is more than the limit of %ds", InputStep, *step, maxStep)
 		}
 		p.step = *step
 	}
@@ -251,7 +294,9 @@ func (s *Server) parseInputs(m *modelset.Model, inputs []inputTensor) (params, e
 		p.start = now - floorMod(now, p.step)
 		p.defaulted = true
 	}
-	if p.start < 0 || p.start+h > maxUnixSeconds {
+	// h ≤ MaxHorizon and 0 ≤ start ≤ maxUnixSeconds, so the subtraction
+	// cannot overflow where start+h could.
+	if p.start < 0 || p.start > maxUnixSeconds || h > maxUnixSeconds-p.start {
 		return params{}, errorf(codeInvalidArgument, "input %q: %d: the forecast must lie between 1970 and 9999 (unix seconds 0..%d)", InputStart, p.start, maxUnixSeconds)
 	}
 	return p, nil
@@ -328,10 +373,10 @@ func wantOutputs(requested []string, intervals bool) ([]string, error) {
 		switch name {
 		case OutputDS, OutputYhat, OutputLower, OutputUpper:
 		default:
-			return nil, errorf(codeInvalidArgument, "output %q: unknown output (have %s, %s, %s, %s)", name, OutputDS, OutputYhat, OutputLower, OutputUpper)
+			return nil, errorf(codeInvalidArgument, "output %s: unknown output (have %s, %s, %s, %s)", quoteName(name), OutputDS, OutputYhat, OutputLower, OutputUpper)
 		}
 		if seen[name] {
-			return nil, errorf(codeInvalidArgument, "output %q: requested twice", name)
+			return nil, errorf(codeInvalidArgument, "output %s: requested twice", quoteName(name))
 		}
 		seen[name] = true
 	}

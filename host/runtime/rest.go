@@ -262,7 +262,7 @@ func (s *Server) decodeREST(w http.ResponseWriter, r *http.Request) (inferReques
 		if t.Datatype == DatatypeInt64 {
 			it.values, err = decodeInts(t.Data)
 			if err != nil {
-				return inferRequest{}, errorf(codeInvalidArgument, "input %q: data: %w", t.Name, err)
+				return inferRequest{}, errorf(codeInvalidArgument, "input %s: data: %w", quoteName(t.Name), err)
 			}
 		}
 		req.inputs = append(req.inputs, it)
@@ -370,7 +370,7 @@ func (s *Server) restRepositoryLoad(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if err := s.set.Load(r.Context(), name); err != nil {
 		if errors.Is(err, modelset.ErrUnknownModel) {
-			writeError(w, errorf(codeNotFound, "model %q is not served here", name))
+			writeError(w, errorf(codeNotFound, "model %s is not served here", quoteName(name)))
 			return
 		}
 		writeError(w, errorf(codeUnavailable, "load: %w", err))
@@ -382,7 +382,7 @@ func (s *Server) restRepositoryLoad(w http.ResponseWriter, r *http.Request) {
 func (s *Server) restRepositoryUnload(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if err := s.set.Unload(name); err != nil {
-		writeError(w, errorf(codeNotFound, "model %q is not served here", name))
+		writeError(w, errorf(codeNotFound, "model %s is not served here", quoteName(name)))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"name": name, "unload": "true"})
