@@ -315,7 +315,8 @@ func fold(ctx context.Context, s *series.Series, obs []int, cutoff, h, season in
 // naiveScale is the in-sample mean absolute error of the seasonal-naive
 // forecast y(t − season) over the rows of train, counting the rows t with a
 // row at exactly t − season and both values present; NaN when there is no
-// such pair or the error is 0 (a scale of 0 makes MASE meaningless).
+// such pair, the error is 0 (a scale of 0 makes MASE meaningless) or the
+// sum overflows (a scale of +Inf would make every MASE 0).
 func naiveScale(train *series.Series, season int64) float64 {
 	sum, n := 0.0, 0
 	j := 0 // T is ascending, so t − season is too: walk j along with i.
@@ -329,7 +330,7 @@ func naiveScale(train *series.Series, season int64) float64 {
 		sum += math.Abs(train.Y[i] - train.Y[j])
 		n++
 	}
-	if n == 0 || sum == 0 {
+	if n == 0 || sum == 0 || math.IsInf(sum, 0) {
 		return math.NaN()
 	}
 	return sum / float64(n)

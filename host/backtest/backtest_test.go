@@ -576,6 +576,17 @@ func TestRunMASEUndefined(t *testing.T) {
 		{"no season", linear(30), 0},
 		{"constant history", daily(30, func(int) float64 { return 5 }), 7 * day},
 		{"season longer than the training window", linear(30), 40 * day},
+		// |1e308 − (−1e308)| overflows: a scale of +Inf would make every
+		// MASE 0, a perfect score.
+		{"seasonal-naive errors overflow", daily(30, func(d int) float64 {
+			switch d {
+			case 0:
+				return 1e308
+			case 1:
+				return -1e308
+			}
+			return 10 + float64(d)
+		}), day},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

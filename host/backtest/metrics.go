@@ -176,7 +176,7 @@ func computeErrors(ps []Point) pointErrors {
 		if math.Abs(p.Y) < 1e-8 {
 			pe.mapeOK = false
 		}
-		if math.IsNaN(p.Scale) {
+		if math.IsNaN(p.Scale) || math.IsInf(p.Scale, 0) || p.Scale == 0 {
 			pe.maseOK = false
 		} else {
 			pe.ase[i] = math.Abs(e) / p.Scale

@@ -41,8 +41,14 @@ func (g GateLimits) active() []limit {
 	return ls
 }
 
+// errorMetrics are the plain error measures: when one of them is not
+// finite the errors overflowed, and every metric derived from them (a MASE
+// of 0 against an infinite scale, say) is meaningless.
+var errorMetrics = []string{"mae", "rmse", "mse"}
+
 // judge holds the hold-out metrics to the limits. A metric that is not
-// defined (NaN) fails its limit: the gate cannot vouch for what it cannot
+// defined (NaN) or not finite fails its limit, and any limit fails when the
+// errors themselves overflowed: the gate cannot vouch for what it cannot
 // measure.
 func judge(m store.Metrics, g GateLimits) store.Gate {
 	ls := g.active()
@@ -51,6 +57,11 @@ func judge(m store.Metrics, g GateLimits) store.Gate {
 	}
 	limits := store.Metrics{}
 	var failed, passed []string
+	for _, k := range errorMetrics {
+		if v, ok := m[k]; ok && math.IsInf(v, 0) {
+			failed = append(failed, fmt.Sprintf("%s is %s on the hold-out: the errors overflow, no metric can be trusted", k, num(v)))
+		}
+	}
 	for _, l := range ls {
 		limits[l.key] = l.value
 		v, ok := m[l.metric]
@@ -61,6 +72,8 @@ func judge(m store.Metrics, g GateLimits) store.Gate {
 		switch {
 		case !ok || math.IsNaN(v):
 			failed = append(failed, fmt.Sprintf("%s is undefined on the hold-out (limit %s %s)", l.metric, op, num(l.value)))
+		case math.IsInf(v, 0):
+			failed = append(failed, fmt.Sprintf("%s is %s on the hold-out, not a finite number (limit %s %s)", l.metric, num(v), op, num(l.value)))
 		case l.min && v < l.value, !l.min && v > l.value:
 			failed = append(failed, fmt.Sprintf("%s %s is %s the limit %s", l.metric, num(v), bad, num(l.value)))
 		default:
