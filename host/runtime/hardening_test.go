@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -111,5 +113,66 @@ func TestLongNamesAreBounded(t *testing.T) {
 	r := s.post("/v2/models/"+strings.Repeat("x", 10000)+"/infer", inferBody(60, nil, nil))
 	if r.status != http.StatusNotFound || len(r.body) > 1100 {
 		t.Fatalf("REST with a 10 KB model name: status %d, body of %d bytes: want 404, bounded", r.status, len(r.body))
+	}
+}
+
+// TestCorruptNewestVersionFallsBack corrupts the newest version of a model
+// (a truncated manifest, one changed byte of model.bin) and starts a
+// runtime: it serves the newest valid older version and says so in its
+// metrics, rather than answering 503 "not loaded yet" for ever.
+func TestCorruptNewestVersionFallsBack(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		corrupt func(t *testing.T, dir string)
+	}{
+		{"truncated manifest", func(t *testing.T, dir string) {
+			path := filepath.Join(dir, "manifest.json")
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, path, b[:len(b)/2])
+		}},
+		{"one byte of model.bin changed", func(t *testing.T, dir string) {
+			path := filepath.Join(dir, "model.bin")
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)/2] ^= 0x01
+			writeFile(t, path, b)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newDirEnv(t)
+			good := e.model(seasonalNaivePkg, "cpu", "v0001", nil, 100, 50)
+			e.model(seasonalNaivePkg, "cpu", "v0002", nil, 300, 50)
+			e.model(seasonalNaivePkg, "cpu", "v0003", nil, 500, 50)
+			c.corrupt(t, filepath.Join(e.uri, "models", namespace, "cpu", "v0003"))
+			c.corrupt(t, filepath.Join(e.uri, "models", namespace, "cpu", "v0002"))
+			s := start(t, e.options("cpu"), true)
+			now := e.clock.Now().Unix()
+			got, err := s.restInfer("cpu", 600, nil, nil)
+			if err != nil {
+				t.Fatalf("after a restart with a corrupt newest version: %v", err)
+			}
+			if got.version != good.Version {
+				t.Fatalf("serving version %s, want %s", got.version, good.Version)
+			}
+			checkForecast(t, e, good, got, grid(now-now%60, 60, 11))
+			m := string(s.get("/metrics").body)
+			for _, want := range []string{
+				`ppa_runtime_model_fallback{failed_version="v0003",model="cpu",version="v0001"} 1`,
+				`ppa_runtime_model_fallbacks_total{model="cpu"} 1`,
+			} {
+				if !strings.Contains(m, want) {
+					t.Errorf("/metrics lacks %s", want)
+				}
+			}
+			st := s.Models()[0]
+			if st.FallbackFrom != "v0003" || st.FallbackReason == "" {
+				t.Errorf("status %+v: want the fallback and its reason", st)
+			}
+		})
 	}
 }

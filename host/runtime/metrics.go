@@ -90,13 +90,18 @@ var (
 	descPolicyBenefit = prometheus.NewDesc("ppa_runtime_model_policy_benefit",
 		"What the serving version's predictive policy achieved on its training history, at equal replica-hours against the HPA: measure gap_closed (share of the reactive → oracle gap in under-provisioned minutes), pooled_gap_closed, underprovisioned_ratio, replica_hours_ratio, lead_mae, persistence_mae.",
 		[]string{"model", "measure"}, nil)
+	descFallbacks = prometheus.NewDesc("ppa_runtime_model_fallbacks_total",
+		"Times an older version of a model was loaded because the version that should serve failed to load while none was serving, by model.", []string{"model"}, nil)
+	descFallback = prometheus.NewDesc("ppa_runtime_model_fallback",
+		"1 while a model serves an older version because the version that should serve (failed_version) does not load; the log says why.",
+		[]string{"model", "version", "failed_version"}, nil)
 	descReady = prometheus.NewDesc("ppa_runtime_ready",
 		"1 when every model is loaded (the readiness endpoint says ready).", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (c *setCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descModel, descLoaded, descLoads, descFailures, descReady, descPolicy, descPolicyBenefit} {
+	for _, d := range []*prometheus.Desc{descModel, descLoaded, descLoads, descFailures, descFallbacks, descFallback, descReady, descPolicy, descPolicyBenefit} {
 		ch <- d
 	}
 }
@@ -112,6 +117,10 @@ func (c *setCollector) Collect(ch chan<- prometheus.Metric) {
 			st.Name, st.Ref.Namespace, st.Version, st.Plugin, st.PluginVersion, st.State.String())
 		ch <- prometheus.MustNewConstMetric(descLoads, prometheus.CounterValue, float64(st.Loads), st.Name)
 		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(st.Failures), st.Name)
+		ch <- prometheus.MustNewConstMetric(descFallbacks, prometheus.CounterValue, float64(st.Fallbacks), st.Name)
+		if st.FallbackFrom != "" && st.State == modelset.StateReady {
+			ch <- prometheus.MustNewConstMetric(descFallback, prometheus.GaugeValue, 1, st.Name, st.Version, st.FallbackFrom)
+		}
 		if m, _ := c.set.Get(st.Name); m != nil {
 			collectPolicy(ch, m)
 		}

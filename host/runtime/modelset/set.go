@@ -102,6 +102,12 @@ type Status struct {
 	Loads, Failures uint64
 	// LastError is the latest failure to resolve or load a version, or "".
 	LastError string
+	// FallbackFrom, when not empty, is the version that should serve but
+	// failed to load while no version was serving: an older version serves
+	// instead (Version), and FallbackReason says why.
+	FallbackFrom, FallbackReason string
+	// Fallbacks counts the times an older version was loaded that way.
+	Fallbacks uint64
 }
 
 // Set is the collection of served models. It is safe for concurrent use.
@@ -129,6 +135,10 @@ type entry struct {
 	loads    uint64
 	failures uint64
 	lastErr  string
+	// fallbackFrom and fallbackReason describe the version that failed
+	// while an older one was loaded in its place (see Status).
+	fallbackFrom, fallbackReason string
+	fallbacks                    uint64
 }
 
 type pluginFlight struct {
@@ -233,7 +243,8 @@ func (s *Set) Statuses() []Status {
 	for _, e := range entries {
 		m := e.cur.Load()
 		e.mu.Lock()
-		st := Status{Name: e.name, Ref: e.ref, Loads: e.loads, Failures: e.failures, LastError: e.lastErr, State: StateLoading}
+		st := Status{Name: e.name, Ref: e.ref, Loads: e.loads, Failures: e.failures, LastError: e.lastErr, State: StateLoading,
+			FallbackFrom: e.fallbackFrom, FallbackReason: e.fallbackReason, Fallbacks: e.fallbacks}
 		if e.unloaded {
 			st.State = StateUnloaded
 		}
@@ -439,6 +450,9 @@ func (s *Set) loadOne(ctx context.Context, w Want) {
 	if err != nil {
 		if ctx.Err() == nil { // not a shutdown
 			s.fail(e, w.Version, err)
+			if e.cur.Load() == nil {
+				s.fallBack(ctx, e, w, err)
+			}
 		}
 		return
 	}
@@ -450,6 +464,7 @@ func (s *Set) loadOne(ctx context.Context, w Want) {
 	old := e.cur.Swap(m)
 	e.loads++
 	e.lastErr = ""
+	e.fallbackFrom, e.fallbackReason = "", ""
 	e.mu.Unlock()
 	attrs := []any{"model", w.Name, "ref", w.Ref.String(), "version", w.Version,
 		"plugin", m.Manifest.Plugin.Name, "plugin_version", m.Manifest.Plugin.Version,
@@ -458,6 +473,49 @@ func (s *Set) loadOne(ctx context.Context, w Want) {
 		attrs = append(attrs, "previous_version", old.Version())
 	}
 	s.log.Info("model version loaded", attrs...)
+}
+
+// fallBack serves the newest older version that loads when w, the version
+// that should serve, failed with cause and nothing serves: a corrupt newest
+// version must not keep a restarted runtime from serving at all. The newer
+// version is retried on every sync and replaces the fallback once it loads.
+func (s *Set) fallBack(ctx context.Context, e *entry, w Want, cause error) {
+	fb, ok := s.cfg.Source.(Fallbacker)
+	if !ok {
+		return
+	}
+	lctx, cancel := context.WithTimeout(ctx, s.cfg.LoadTimeout)
+	olders, err := fb.Fallbacks(lctx, w)
+	cancel()
+	if err != nil {
+		s.log.Warn("listing older versions to fall back to failed", "model", w.Name, "err", err)
+	}
+	for _, older := range olders {
+		lctx, cancel := context.WithTimeout(ctx, s.cfg.LoadTimeout)
+		m, err := s.load(lctx, older)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("older model version failed to load too", "model", w.Name, "version", older.Version, "err", err)
+			continue
+		}
+		e.mu.Lock()
+		if e.unloaded || !e.cur.CompareAndSwap(nil, m) {
+			e.mu.Unlock()
+			return
+		}
+		e.loads++
+		e.fallbacks++
+		e.fallbackFrom, e.fallbackReason = w.Version, cause.Error()
+		e.mu.Unlock()
+		s.log.Warn("newest model version failed to load; serving an older version", "model", w.Name, "ref", w.Ref.String(),
+			"version", older.Version, "failed_version", w.Version, "reason", cause)
+		return
+	}
+	s.log.Error("no version of the model loads", "model", w.Name, "ref", w.Ref.String(), "failed_version", w.Version,
+		"older_versions_tried", len(olders), "reason", cause)
 }
 
 // fail records a failed attempt; the error is logged at warning level when

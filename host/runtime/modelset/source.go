@@ -66,6 +66,19 @@ type Source interface {
 	String() string
 }
 
+// Fallbacker is implemented by sources that can name older versions of a
+// model. When the version Resolve chose fails to load and no version of the
+// model is serving (after a restart, say), the set tries these in order and
+// serves the first that loads, rather than nothing.
+type Fallbacker interface {
+	// Fallbacks returns the versions of w's model older than w.Version that
+	// could serve instead, newest first (none for a pinned version).
+	Fallbacks(ctx context.Context, w Want) ([]Want, error)
+}
+
+// MaxFallbacks bounds how many older versions Fallbacks offers.
+const MaxFallbacks = 5
+
 // ModelSpec is one model to serve from a store: NAMESPACE/NAME, optionally
 // pinned to a version.
 type ModelSpec struct {
@@ -142,17 +155,77 @@ func (s *StoreSource) Resolve(ctx context.Context) ([]Want, error) {
 	for _, spec := range s.specs {
 		w := Want{Name: spec.Ref.Name, Ref: spec.Ref, Version: spec.Version}
 		if spec.Version == "" {
-			m, err := s.st.Latest(ctx, spec.Ref, s.acceptedOnly)
+			v, err := s.latest(ctx, spec.Ref)
 			if err != nil {
 				w.Err = fmt.Errorf("model %s: resolve version: %w", spec.Ref, err)
 			} else {
-				w.Version = m.Version
+				w.Version = v
 			}
 		}
 		out = append(out, w)
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("resolve models in %s: %w", s.st, err)
 		}
+	}
+	return out, nil
+}
+
+// latest is the newest version of ref, or the newest accepted one. Unlike
+// store.Latest it does not stop at a manifest it cannot read: that version
+// is chosen, so that loading it fails with the reason and the set falls
+// back to an older one (see Fallbacks).
+func (s *StoreSource) latest(ctx context.Context, ref store.ModelRef) (string, error) {
+	versions, err := s.st.ListModelVersions(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	for i := len(versions) - 1; i >= 0; i-- {
+		m, err := s.st.GetManifest(ctx, ref, versions[i])
+		if err != nil {
+			if ctx.Err() != nil {
+				return "", err
+			}
+			return versions[i], nil
+		}
+		if !s.acceptedOnly || !m.Rejected() {
+			return m.Version, nil
+		}
+	}
+	if s.acceptedOnly && len(versions) > 0 {
+		return "", fmt.Errorf("model %s: no accepted version in %s (%d rejected): %w", ref, s.st, len(versions), store.ErrNotFound)
+	}
+	return "", fmt.Errorf("model %s: no version in %s: %w", ref, s.st, store.ErrNotFound)
+}
+
+// Fallbacks implements Fallbacker: the newest MaxFallbacks versions older
+// than w's whose manifests read (and that the gate accepted, when the
+// source serves accepted versions only). A pinned model has none.
+func (s *StoreSource) Fallbacks(ctx context.Context, w Want) ([]Want, error) {
+	for _, spec := range s.specs {
+		if spec.Ref == w.Ref && spec.Version != "" {
+			return nil, nil
+		}
+	}
+	versions, err := s.st.ListModelVersions(ctx, w.Ref)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: list older versions: %w", w.Ref, err)
+	}
+	var out []Want
+	for i := len(versions) - 1; i >= 0 && len(out) < MaxFallbacks; i-- {
+		if versions[i] >= w.Version {
+			continue
+		}
+		m, err := s.st.GetManifest(ctx, w.Ref, versions[i])
+		if err != nil {
+			if ctx.Err() != nil {
+				return out, fmt.Errorf("model %s: older versions: %w", w.Ref, ctx.Err())
+			}
+			continue
+		}
+		if s.acceptedOnly && m.Rejected() {
+			continue
+		}
+		out = append(out, Want{Name: w.Name, Ref: w.Ref, Version: m.Version})
 	}
 	return out, nil
 }
