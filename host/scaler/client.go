@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -80,12 +81,28 @@ func (c *OIPClient) conn(address string) (*grpc.ClientConn, error) {
 	if cc, ok := c.conns[address]; ok {
 		return cc, nil
 	}
-	cc, err := grpc.NewClient(address, grpc.WithTransportCredentials(c.creds))
+	cc, err := grpc.NewClient(address, grpc.WithTransportCredentials(c.creds), grpc.WithConnectParams(connectParams))
 	if err != nil {
 		return nil, fmt.Errorf("runtime %s: %w", address, err)
 	}
 	c.conns[address] = cc
 	return cc, nil
+}
+
+// connectParams make a restarted runtime reachable again within about
+// MaxDelay: gRPC's default back-off grows to 120s while the runtime is down
+// (25–30s to recover after a restart, measured), which a scaler whose
+// forecasts age in minutes cannot afford. A dial to a loopback or cluster
+// address either connects or fails fast, so a short connect timeout is
+// enough.
+var connectParams = grpc.ConnectParams{
+	Backoff: backoff.Config{
+		BaseDelay:  100 * time.Millisecond,
+		Multiplier: 1.6,
+		Jitter:     0.2,
+		MaxDelay:   2 * time.Second,
+	},
+	MinConnectTimeout: 2 * time.Second,
 }
 
 // Forecast implements ForecastSource.
@@ -111,6 +128,11 @@ func (c *OIPClient) Forecast(ctx context.Context, address, model string, start t
 	}
 	resp, err := inferencepb.NewGRPCInferenceServiceClient(cc).ModelInfer(ctx, req)
 	if err != nil {
+		if status.Code(err) == codes.Unavailable {
+			// The runtime is down or restarting: try to connect again now
+			// rather than after the back-off, so the next call may succeed.
+			cc.ResetConnectBackoff()
+		}
 		if status.Code(err) == codes.NotFound {
 			return nil, fmt.Errorf("runtime %s: model %s: %w", address, model, ErrModelNotFound)
 		}

@@ -65,13 +65,32 @@ type Config struct {
 	ActiveGrace time.Duration
 	// StreamInterval is how often StreamIsActive re-evaluates. Default 15s.
 	StreamInterval time.Duration
-	// ReactiveTimeout bounds a reactive query. Default 5s.
+	// ReactiveTimeout bounds a reactive query. Default DefaultAnswerBudget.
 	ReactiveTimeout time.Duration
+	// AnswerBudget bounds how long a call waits for a model's first
+	// forecast; beyond it the call answers without one (the reactive floor,
+	// or Unavailable) while the fetch goes on in the background. A call
+	// with a cached forecast never waits for the runtime. Keep it below
+	// KEDA's own deadline for a scaler call (its HTTP default is 3s), so
+	// that KEDA gets an answer, not a timeout. Default DefaultAnswerBudget.
+	AnswerBudget time.Duration
+	// FetchTimeout bounds one background forecast fetch. Default
+	// DefaultFetchTimeout.
+	FetchTimeout time.Duration
 	// Metrics, when set, receives the exported values.
 	Metrics *Metrics
 	// Logger for warnings. Default slog.Default().
 	Logger *slog.Logger
 }
+
+// Defaults of Config.
+const (
+	// DefaultAnswerBudget is the default of Config.AnswerBudget and
+	// Config.ReactiveTimeout.
+	DefaultAnswerBudget = 2 * time.Second
+	// DefaultFetchTimeout is the default of Config.FetchTimeout.
+	DefaultFetchTimeout = 10 * time.Second
+)
 
 // Server implements externalscaler.ExternalScalerServer.
 type Server struct {
@@ -110,8 +129,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.StreamInterval <= 0 {
 		cfg.StreamInterval = 15 * time.Second
 	}
+	if cfg.AnswerBudget <= 0 {
+		cfg.AnswerBudget = DefaultAnswerBudget
+	}
 	if cfg.ReactiveTimeout <= 0 {
-		cfg.ReactiveTimeout = 5 * time.Second
+		cfg.ReactiveTimeout = DefaultAnswerBudget
+	}
+	if cfg.FetchTimeout <= 0 {
+		cfg.FetchTimeout = DefaultFetchTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -119,7 +144,8 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, triggers: map[string]*Trigger{}, active: map[string]activeState{}}
 	s.cache = &forecastCache{
 		source: cfg.Forecasts, clock: cfg.Clock, refresh: cfg.RefreshInterval,
-		idle: cfg.IdleTTL, log: cfg.Logger, entries: map[forecastKey]*cacheEntry{},
+		idle: cfg.IdleTTL, budget: cfg.AnswerBudget, fetchTimeout: cfg.FetchTimeout,
+		log: cfg.Logger, bg: context.Background(), entries: map[forecastKey]*cacheEntry{},
 	}
 	return s, nil
 }
@@ -192,6 +218,20 @@ type Evaluation struct {
 func (s *Server) Evaluate(ctx context.Context, t *Trigger) (Evaluation, error) {
 	now := s.cfg.Clock()
 	var ev Evaluation
+	// The reactive query runs beside the forecast lookup: each has its own
+	// bound, and the call waits for the longer only.
+	type reactive struct {
+		v   float64
+		err error
+	}
+	var cur chan reactive
+	if t.HasFloor() {
+		cur = make(chan reactive, 1)
+		go func() {
+			v, err := s.current(ctx, t, now)
+			cur <- reactive{v, err}
+		}()
+	}
 	f, ferr := s.fetch(ctx, t)
 	in := decision.Input{Now: now}
 	if ferr == nil {
@@ -203,14 +243,14 @@ func (s *Server) Evaluate(ctx context.Context, t *Trigger) (Evaluation, error) {
 			ev.Forecast = f
 		}
 	}
-	if t.HasFloor() {
-		cur, err := s.current(ctx, t, now)
-		if err != nil {
+	if cur != nil {
+		r := <-cur
+		if r.err != nil {
 			s.cfg.Metrics.error(t, "prometheus")
-			s.cfg.Logger.Warn("reactive value unavailable", "scaledobject", t.ScaledObject, "err", err)
+			s.cfg.Logger.Warn("reactive value unavailable", "scaledobject", t.ScaledObject, "err", r.err)
 		} else {
-			in.Current, in.HasCurrent = cur, true
-			s.cfg.Metrics.reactive(t, cur)
+			in.Current, in.HasCurrent = r.v, true
+			s.cfg.Metrics.reactive(t, r.v)
 		}
 	}
 	if ferr != nil {
@@ -291,7 +331,7 @@ func fetchReason(err error) string {
 		return "no_endpoint"
 	case errors.Is(err, ErrModelNotFound):
 		return "model_not_found"
-	case status.Code(err) == codes.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded):
+	case status.Code(err) == codes.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded), errors.Is(err, errFetchPending):
 		return "runtime_timeout"
 	}
 	return "runtime_error"
