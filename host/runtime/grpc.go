@@ -132,6 +132,13 @@ func (g *grpcService) ModelInfer(ctx context.Context, req *inferencepb.ModelInfe
 // the inputs came as raw_input_contents.
 func decodeGRPC(req *inferencepb.ModelInferRequest) (inferRequest, bool, error) {
 	out := inferRequest{model: req.GetModelName(), version: req.GetModelVersion(), id: req.GetId()}
+	if p, ok := req.GetParameters()[ParamNamespace]; ok {
+		ns, isString := p.GetParameterChoice().(*inferencepb.InferParameter_StringParam)
+		if !isString {
+			return out, false, errorf(codeInvalidArgument, "parameter %q: want a string_param", ParamNamespace)
+		}
+		out.namespace = ns.StringParam
+	}
 	raw := len(req.GetRawInputContents()) > 0
 	if raw && len(req.GetRawInputContents()) != len(req.GetInputs()) {
 		return out, false, errorf(codeInvalidArgument, "raw_input_contents has %d entries for %d inputs", len(req.GetRawInputContents()), len(req.GetInputs()))

@@ -176,3 +176,39 @@ func TestCorruptNewestVersionFallsBack(t *testing.T) {
 		})
 	}
 }
+
+// TestNamespaceParameter asks for a model with the namespace parameter: a
+// namespace other than the model's is NOT_FOUND over both protocols (a
+// runtime serving several namespaces must not answer with another
+// namespace's forecast), the model's own is served.
+func TestNamespaceParameter(t *testing.T) {
+	e := newDirEnv(t)
+	e.model(seasonalNaivePkg, "cpu", "v0001", nil, 100, 50)
+	s := start(t, e.options("cpu"), true)
+	req := func(ns string) *inferencepb.ModelInferRequest {
+		r := grpcRequest("cpu", false, 60, nil, nil)
+		r.Parameters = map[string]*inferencepb.InferParameter{"namespace": {ParameterChoice: &inferencepb.InferParameter_StringParam{StringParam: ns}}}
+		return r
+	}
+	if _, err := s.grpc.ModelInfer(context.Background(), req(namespace)); err != nil {
+		t.Fatalf("own namespace: %v", err)
+	}
+	_, err := s.grpc.ModelInfer(context.Background(), req("team-b"))
+	if st, _ := status.FromError(err); st.Code() != codes.NotFound || !strings.Contains(st.Message(), `for namespace "team-b"`) {
+		t.Fatalf("other namespace: %v, want NotFound naming it", err)
+	}
+	bad := grpcRequest("cpu", false, 60, nil, nil)
+	bad.Parameters = map[string]*inferencepb.InferParameter{"namespace": {ParameterChoice: &inferencepb.InferParameter_Int64Param{Int64Param: 1}}}
+	if _, err := s.grpc.ModelInfer(context.Background(), bad); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("namespace as an int: %v, want InvalidArgument", err)
+	}
+	body := func(ns string) []byte {
+		return []byte(`{"parameters":{"namespace":"` + ns + `"},"inputs":[{"name":"horizon","shape":[1],"datatype":"INT64","data":[60]}]}`)
+	}
+	if r := s.post("/v2/models/cpu/infer", body(namespace)); r.status != http.StatusOK {
+		t.Fatalf("REST, own namespace: %d %s", r.status, r.body)
+	}
+	if r := s.post("/v2/models/cpu/infer", body("team-b")); r.status != http.StatusNotFound {
+		t.Fatalf("REST, other namespace: %d %s, want 404", r.status, r.body)
+	}
+}

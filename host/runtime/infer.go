@@ -47,6 +47,13 @@ const (
 
 	// Platform is the platform reported in model metadata.
 	Platform = "ppa-wasm"
+
+	// ParamNamespace is the optional request parameter (a string) naming
+	// the model's namespace. The protocol addresses a model by its name
+	// alone; a runtime serving several namespaces answers a request whose
+	// namespace differs from the model's with NOT_FOUND rather than with
+	// another namespace's forecast.
+	ParamNamespace = "namespace"
 )
 
 // maxUnixSeconds keeps times within year 9999 so that milliseconds never
@@ -167,7 +174,9 @@ type inputTensor struct {
 // inferRequest is a decoded inference request, whatever the protocol.
 type inferRequest struct {
 	model, version, id string
-	inputs             []inputTensor
+	// namespace, when set, must be the model's namespace.
+	namespace string
+	inputs    []inputTensor
 	// outputs lists the requested outputs; empty means all.
 	outputs []string
 }
@@ -315,6 +324,10 @@ func (s *Server) infer(ctx context.Context, protocol string, req inferRequest) (
 	m, err := s.lookup(req.model, req.version)
 	if err != nil {
 		return inferResponse{}, err
+	}
+	if req.namespace != "" && req.namespace != m.Manifest.Model.Namespace {
+		return inferResponse{}, errorf(codeNotFound, "model %s is not served here for namespace %s (this runtime serves it for namespace %q)",
+			quoteName(req.model), quoteName(req.namespace), m.Manifest.Model.Namespace)
 	}
 	label = m.Name
 	p, err := s.parseInputs(m, req.inputs)

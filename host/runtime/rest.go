@@ -254,6 +254,13 @@ func (s *Server) decodeREST(w http.ResponseWriter, r *http.Request) (inferReques
 		return inferRequest{}, errorf(codeInvalidArgument, "request body: unexpected data after the JSON object")
 	}
 	req := inferRequest{model: r.PathValue("name"), version: r.PathValue("version"), id: in.ID}
+	if v, ok := in.Parameters[ParamNamespace]; ok {
+		ns, isString := v.(string)
+		if !isString {
+			return inferRequest{}, errorf(codeInvalidArgument, "parameter %q: want a string", ParamNamespace)
+		}
+		req.namespace = ns
+	}
 	for i, t := range in.Inputs {
 		if t.Name == "" {
 			return inferRequest{}, errorf(codeInvalidArgument, "inputs[%d]: name is empty", i)

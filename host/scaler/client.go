@@ -113,9 +113,12 @@ func (c *OIPClient) Forecast(ctx context.Context, address, model string, start t
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	name := model
+	// The protocol names a model by its name; its namespace goes in a
+	// parameter the runtime checks, so that a runtime serving several
+	// namespaces never answers with another namespace's model.
+	name, namespace := model, ""
 	if i := lastSlash(model); i >= 0 {
-		name = model[i+1:]
+		name, namespace = model[i+1:], model[:i]
 	}
 	req := &inferencepb.ModelInferRequest{
 		ModelName: name,
@@ -125,6 +128,11 @@ func (c *OIPClient) Forecast(ctx context.Context, address, model string, start t
 	}
 	if !start.IsZero() {
 		req.Inputs = append(req.Inputs, int64Input("start", start.Unix()))
+	}
+	if namespace != "" {
+		req.Parameters = map[string]*inferencepb.InferParameter{
+			"namespace": {ParameterChoice: &inferencepb.InferParameter_StringParam{StringParam: namespace}},
+		}
 	}
 	resp, err := inferencepb.NewGRPCInferenceServiceClient(cc).ModelInfer(ctx, req)
 	if err != nil {

@@ -196,3 +196,37 @@ func BenchmarkReconnectAfterRestart(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "recover-ms")
 }
+
+// nsRecorder is an oipStub that records the namespace parameter.
+type nsRecorder struct {
+	oipStub
+	got chan string
+}
+
+func (r nsRecorder) ModelInfer(ctx context.Context, req *inferencepb.ModelInferRequest) (*inferencepb.ModelInferResponse, error) {
+	r.got <- req.GetModelName() + " in " + req.GetParameters()["namespace"].GetStringParam()
+	return r.oipStub.ModelInfer(ctx, req)
+}
+
+// TestClientSendsNamespace checks that the model's namespace travels with
+// the request (the runtime refuses another namespace's model), so that
+// modelNamespace counts with a runtime address too.
+func TestClientSendsNamespace(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer()
+	rec := nsRecorder{got: make(chan string, 1)}
+	inferencepb.RegisterGRPCInferenceServiceServer(g, rec)
+	go g.Serve(lis)
+	t.Cleanup(g.Stop)
+	c := NewOIPClient(10*time.Second, nil)
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Forecast(context.Background(), lis.Addr().String(), "shop/web", time.Time{}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-rec.got; got != "web in shop" {
+		t.Fatalf("runtime got %q, want %q", got, "web in shop")
+	}
+}

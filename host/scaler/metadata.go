@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/ppa-autoscaler/ppa/abi"
 	"github.com/ppa-autoscaler/ppa/host/decision"
@@ -49,6 +52,19 @@ const (
 	DefaultMaxForecastAge = 10 * time.Minute
 	// MaxHorizon bounds the lead time a trigger may ask for.
 	MaxHorizon = 24 * time.Hour
+)
+
+// Limits on trigger metadata: a peer's input reaches metric labels, logs
+// and errors, so its size is bounded.
+const (
+	// MaxModelNameLength bounds modelName: a Kubernetes object name that
+	// the model store also accepts (its limit is 128).
+	MaxModelNameLength = 128
+	// MaxValueLength bounds any metadata value (a PromQL query included).
+	MaxValueLength = 4096
+	// MaxTargetValue bounds targetValue, so that the integer target KEDA
+	// receives (its ceiling) is exact and cannot overflow.
+	MaxTargetValue = 1e15
 )
 
 // Trigger is a ScaledObject's trigger metadata, parsed and validated once.
@@ -126,9 +142,17 @@ func ParseTrigger(scaledObject, defaultNamespace string, md map[string]string) (
 		v, ok := md[k]
 		return strings.TrimSpace(v), ok && strings.TrimSpace(v) != ""
 	}
+	for k, v := range md {
+		if len(k) > MaxValueLength || len(v) > MaxValueLength {
+			return nil, fmt.Errorf("metadata %s: %d bytes of key and value, more than the limit of %d", quoteValue(k), len(k)+len(v), MaxValueLength)
+		}
+	}
 	var ok bool
 	if t.ModelName, ok = get(KeyModelName); !ok {
 		return nil, fmt.Errorf("metadata %q is required", KeyModelName)
+	}
+	if err := ValidateModelName(t.ModelName); err != nil {
+		return nil, fmt.Errorf("metadata %q: %w", KeyModelName, err)
 	}
 	if v, ok := get(KeyModelNamespace); ok {
 		t.ModelNamespace = v
@@ -136,13 +160,19 @@ func ParseTrigger(scaledObject, defaultNamespace string, md map[string]string) (
 	if t.ModelNamespace == "" {
 		return nil, fmt.Errorf("metadata %q is required when the ScaledObject's namespace is unknown", KeyModelNamespace)
 	}
+	if errs := validation.IsDNS1123Label(t.ModelNamespace); len(errs) > 0 {
+		return nil, fmt.Errorf("metadata %q: %s is not a Kubernetes namespace: %s", KeyModelNamespace, quoteValue(t.ModelNamespace), strings.Join(errs, "; "))
+	}
 	v, ok := get(KeyTargetValue)
 	if !ok {
 		return nil, fmt.Errorf("metadata %q is required: the metric value one replica handles", KeyTargetValue)
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || !(f > 0) || math.IsInf(f, 0) {
-		return nil, fmt.Errorf("metadata %q: %q is not a positive number", KeyTargetValue, v)
+		return nil, fmt.Errorf("metadata %q: %s is not a positive number", KeyTargetValue, quoteValue(v))
+	}
+	if f > MaxTargetValue {
+		return nil, fmt.Errorf("metadata %q: %s is more than the limit of %g", KeyTargetValue, quoteValue(v), MaxTargetValue)
 	}
 	t.TargetValue = f
 	if v, ok := get(KeyHorizon); ok {
@@ -159,7 +189,7 @@ func ParseTrigger(scaledObject, defaultNamespace string, md map[string]string) (
 	if v, ok := get(KeyActivationValue); ok {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("metadata %q: %q is not a number", KeyActivationValue, v)
+			return nil, fmt.Errorf("metadata %q: %s is not a number", KeyActivationValue, quoteValue(v))
 		}
 		t.ActivationValue = f
 	}
@@ -170,14 +200,14 @@ func ParseTrigger(scaledObject, defaultNamespace string, md map[string]string) (
 		case strings.EqualFold(v, string(ModeForecastOnly)):
 			t.Mode = ModeForecastOnly
 		default:
-			return nil, fmt.Errorf("metadata %q: %q is not one of active, forecastOnly", KeyMode, v)
+			return nil, fmt.Errorf("metadata %q: %s is not one of active, forecastOnly", KeyMode, quoteValue(v))
 		}
 	}
 	t.ReactiveQuery, _ = get(KeyReactiveQuery)
 	t.PrometheusAddress, _ = get(KeyPrometheusAddress)
 	if v, ok := get(KeyMaxForecastAge); ok {
 		if t.MaxForecastAge, err = abi.ParseDuration(v); err != nil || t.MaxForecastAge <= 0 {
-			return nil, fmt.Errorf("metadata %q: %q is not a positive duration", KeyMaxForecastAge, v)
+			return nil, fmt.Errorf("metadata %q: %s is not a positive duration", KeyMaxForecastAge, quoteValue(v))
 		}
 	}
 	t.RuntimeAddress, _ = get(KeyRuntimeAddress)
@@ -187,12 +217,12 @@ func ParseTrigger(scaledObject, defaultNamespace string, md map[string]string) (
 			t.Anchor = true
 		case strings.EqualFold(v, "false"):
 		default:
-			return nil, fmt.Errorf("metadata %q: %q is not true or false", KeyAnchor, v)
+			return nil, fmt.Errorf("metadata %q: %s is not true or false", KeyAnchor, quoteValue(v))
 		}
 	}
 	if v, ok := get(KeyAnchorHalfLife); ok {
 		if t.AnchorHalfLife, err = abi.ParseDuration(v); err != nil || t.AnchorHalfLife < 0 {
-			return nil, fmt.Errorf("metadata %q: %q is not a duration of 0 or more", KeyAnchorHalfLife, v)
+			return nil, fmt.Errorf("metadata %q: %s is not a duration of 0 or more", KeyAnchorHalfLife, quoteValue(v))
 		}
 	}
 	t.Learned = true
@@ -229,15 +259,46 @@ func (t *Trigger) Validate() error {
 func parseLeadTime(v string) (time.Duration, error) {
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 		if n <= 0 {
-			return 0, fmt.Errorf("%q minutes is not positive", v)
+			return 0, fmt.Errorf("%s minutes is not positive", quoteValue(v))
+		}
+		if n > int64(MaxHorizon/time.Minute) {
+			return 0, fmt.Errorf("%s minutes is more than the limit of %v", quoteValue(v), MaxHorizon)
 		}
 		return time.Duration(n) * time.Minute, nil
 	}
 	d, err := abi.ParseDuration(v)
 	if err != nil {
-		return 0, fmt.Errorf("%q is neither a duration (5m, 90s) nor a whole number of minutes", v)
+		return 0, fmt.Errorf("%s is neither a duration (5m, 90s) nor a whole number of minutes", quoteValue(v))
 	}
 	return d, nil
+}
+
+// ValidateModelName checks a model name: a Kubernetes object name (a
+// DNS-1123 subdomain: lower-case ASCII letters, digits, '-' and '.') of at
+// most MaxModelNameLength bytes. Anything else could not name a Model, and
+// would reach metric labels and logs unbounded, or collide once reduced to
+// a metric name.
+func ValidateModelName(name string) error {
+	if len(name) > MaxModelNameLength {
+		return fmt.Errorf("%s: %d bytes, more than the limit of %d", quoteValue(name), len(name), MaxModelNameLength)
+	}
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return fmt.Errorf("%s is not a Kubernetes object name: %s", quoteValue(name), strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// quoteValue quotes a metadata value for a message, clipped to 64 bytes.
+func quoteValue(v string) string {
+	const max = 64
+	if len(v) <= max {
+		return strconv.Quote(v)
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(v[:cut]), len(v))
 }
 
 // Options returns the decision rules this trigger asks for.

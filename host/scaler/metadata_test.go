@@ -87,6 +87,23 @@ func TestParseTrigger(t *testing.T) {
 		{name: "query without address", md: base("reactiveQuery", "up"), ns: "a", wantErr: `"reactiveQuery" and "prometheusAddress" go together`},
 		{name: "forecastOnly without floor", md: base("mode", "forecastOnly"), ns: "a", wantErr: `forecastOnly returns the reactive value`},
 		{name: "no namespace", md: base(), ns: "", wantErr: `metadata "modelNamespace" is required`},
+		// Names reach metric labels and logs: bounded, and Kubernetes
+		// names only (non-ASCII names used to collide as "ppa-default--").
+		{name: "10 KB model name", md: base("modelName", strings.Repeat("a", 10000)), ns: "a", wantErr: `metadata "modelName": 10009 bytes`},
+		{name: "2 KB model name", md: base("modelName", strings.Repeat("a", 2000)), ns: "a", wantErr: `metadata "modelName": "aaaa`},
+		{name: "non-ASCII model name", md: base("modelName", "ä…"), ns: "a", wantErr: `metadata "modelName": "ä…" is not a Kubernetes object name`},
+		{name: "upper-case model name", md: base("modelName", "Web"), ns: "a", wantErr: `is not a Kubernetes object name`},
+		{name: "model name of 129 bytes", md: base("modelName", strings.Repeat("a", 129)), ns: "a", wantErr: `129 bytes, more than the limit of 128`},
+		{name: "non-ASCII namespace", md: base("modelNamespace", "shöp"), ns: "a", wantErr: `metadata "modelNamespace": "shöp" is not a Kubernetes namespace`},
+		{name: "10 KB namespace", md: base("modelNamespace", strings.Repeat("n", 10000)), ns: "a", wantErr: `metadata "modelNamespace"`},
+		{name: "10 KB query", md: base("reactiveQuery", strings.Repeat("q", 10000), "prometheusAddress", "http://p:9090"), ns: "a", wantErr: `more than the limit of 4096`},
+		{name: "target of 1e300", md: base("targetValue", "1e300"), ns: "a", wantErr: `metadata "targetValue": "1e300" is more than the limit of 1e+15`},
+		{name: "horizon of 2^62 minutes", md: base("horizon", "4611686018427387904"), ns: "a", wantErr: `metadata "horizon": "4611686018427387904" minutes is more than the limit`},
+		{name: "dotted model name", md: base("modelName", "web.v2"), ns: "a", check: func(t *testing.T, tr *Trigger) {
+			if tr.ModelName != "web.v2" {
+				t.Fatalf("trigger %+v", tr)
+			}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

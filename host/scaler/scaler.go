@@ -393,6 +393,21 @@ func toDecisionForecast(f *Forecast) (*decision.Forecast, error) {
 	return df, nil
 }
 
+// ceilInt64 is the ceiling of v as an int64, saturated at the int64 range
+// (a conversion out of range is undefined in Go: 1e300 became -2^63).
+func ceilInt64(v float64) int64 {
+	c := math.Ceil(v)
+	switch {
+	case c >= math.MaxInt64:
+		return math.MaxInt64
+	case c <= math.MinInt64:
+		return math.MinInt64
+	case math.IsNaN(c):
+		return 0
+	}
+	return int64(c)
+}
+
 // GetMetricSpec implements externalscaler.ExternalScalerServer.
 func (s *Server) GetMetricSpec(_ context.Context, ref *externalscaler.ScaledObjectRef) (*externalscaler.GetMetricSpecResponse, error) {
 	t, err := s.trigger(ref)
@@ -401,7 +416,7 @@ func (s *Server) GetMetricSpec(_ context.Context, ref *externalscaler.ScaledObje
 	}
 	return &externalscaler.GetMetricSpecResponse{MetricSpecs: []*externalscaler.MetricSpec{{
 		MetricName:      t.MetricName(),
-		TargetSize:      int64(math.Ceil(t.TargetValue)),
+		TargetSize:      ceilInt64(t.TargetValue),
 		TargetSizeFloat: t.TargetValue,
 	}}}, nil
 }
@@ -422,7 +437,7 @@ func (s *Server) GetMetrics(ctx context.Context, req *externalscaler.GetMetricsR
 	}
 	return &externalscaler.GetMetricsResponse{MetricValues: []*externalscaler.MetricValue{{
 		MetricName:       name,
-		MetricValue:      int64(math.Ceil(ev.Value)),
+		MetricValue:      ceilInt64(ev.Value),
 		MetricValueFloat: ev.Value,
 	}}}, nil
 }
