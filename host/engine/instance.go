@@ -7,6 +7,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/ppa-autoscaler/ppa/abi"
@@ -26,6 +27,8 @@ type instance struct {
 	version  api.Function
 	out      *capturedOutput
 	stack    [2]uint64
+	// linear backs mem; released after the module is closed.
+	linear linearMemory
 }
 
 // instantiate creates an instance of p's module and runs its _initialize.
@@ -41,8 +44,12 @@ func (p *shared) instantiate(ctx context.Context) (*instance, error) {
 		WithStartFunctions().
 		WithStdout(out).
 		WithStderr(out)
-	mod, err := p.rt.InstantiateModule(ctx, p.compiled, mc)
+	alloc := &memoryAllocator{}
+	mod, err := p.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, alloc), p.compiled, mc)
 	if err != nil {
+		if alloc.mem != nil {
+			alloc.mem.release()
+		}
 		if ctx.Err() != nil {
 			return nil, p.failure(ctx, "instantiate", err, out.take(), nil)
 		}
@@ -60,6 +67,7 @@ func (p *shared) instantiate(ctx context.Context) (*instance, error) {
 		predict:  mod.ExportedFunction(abi.ExportPredict),
 		version:  mod.ExportedFunction(abi.ExportABIVersion),
 		out:      out,
+		linear:   alloc.mem,
 	}
 	if inst.mem == nil {
 		inst.close()
@@ -78,7 +86,15 @@ func (p *shared) instantiate(ctx context.Context) (*instance, error) {
 	return inst, nil
 }
 
-func (i *instance) close() { _ = i.mod.Close(context.Background()) }
+// close closes the module and releases its memory; no call may be running
+// on it.
+func (i *instance) close() {
+	_ = i.mod.Close(context.Background())
+	if i.linear != nil {
+		i.linear.release()
+		i.linear = nil
+	}
+}
 
 // abiVersion implements slot by calling ppa_abi_version.
 func (i *instance) abiVersion(ctx context.Context) (uint32, error) {

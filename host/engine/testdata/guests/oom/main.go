@@ -1,5 +1,5 @@
-// Command oom allocates without bound in train until the memory limit
-// stops it; predict works.
+// Command oom allocates without bound in train, touching every page, until
+// the memory limit stops it; predict works.
 package main
 
 import (
@@ -16,7 +16,9 @@ var hoard [][]byte
 func (plugin) Train(*abi.TrainRequest) (*abi.TrainResponse, error) {
 	for {
 		b := make([]byte, 1<<20)
-		b[0] = 1
+		for i := 0; i < len(b); i += 4096 { // touch every page, as a real hog would
+			b[i] = 1
+		}
 		hoard = append(hoard, b)
 	}
 }
