@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -33,7 +34,16 @@ type PluginVerifyOptions struct {
 	Plugin string
 	// Format is text or json.
 	Format string
+	// Timeout bounds the whole run, CheckTimeout each check that calls the
+	// plugin; after a check runs out of time the rest fail without running.
+	Timeout, CheckTimeout time.Duration
 }
+
+// Defaults of `ppa plugin verify`.
+const (
+	DefaultVerifyTimeout      = 3 * time.Minute
+	DefaultVerifyCheckTimeout = 30 * time.Second
+)
 
 func newPluginVerifyCmd(app *App, out io.Writer) *cobra.Command {
 	o := &PluginVerifyOptions{}
@@ -51,6 +61,8 @@ per check and exits non-zero when any check fails.`,
 		},
 	}
 	cmd.Flags().StringVar(&o.Format, "format", "text", "output format: text or json")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", DefaultVerifyTimeout, "time limit of the whole run")
+	cmd.Flags().DurationVar(&o.CheckTimeout, "check-timeout", DefaultVerifyCheckTimeout, "time limit of each check that calls the plugin; after one runs out, the rest fail without running")
 	return cmd
 }
 
@@ -59,6 +71,9 @@ per check and exits non-zero when any check fails.`,
 func (o *PluginVerifyOptions) Run(ctx context.Context, app *App, w io.Writer) error {
 	if o.Format != "text" && o.Format != formatJSON {
 		return fmt.Errorf("--format %q: want text or json", o.Format)
+	}
+	if o.Timeout <= 0 || o.CheckTimeout <= 0 {
+		return fmt.Errorf("--timeout %s and --check-timeout %s: want positive durations", o.Timeout, o.CheckTimeout)
 	}
 	wasm, err := app.PluginBytes(o.Plugin)
 	if err != nil {
@@ -71,7 +86,9 @@ func (o *PluginVerifyOptions) Run(ctx context.Context, app *App, w io.Writer) er
 		return err
 	}
 	defer e.Close(ctx)
-	r := conformance.Run(ctx, e, wasm)
+	rctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	r := conformance.Run(rctx, e, wasm, conformance.WithCheckTimeout(o.CheckTimeout))
 	if o.Format == formatJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

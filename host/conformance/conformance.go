@@ -156,15 +156,32 @@ func (r *Report) String() string {
 // oneLine keeps a tabwriter row on one line.
 func oneLine(s string) string { return strings.NewReplacer("\n", " ", "\r", " ").Replace(s) }
 
+// Option tunes a run of the suite.
+type Option func(*suite)
+
+// WithCheckTimeout bounds each check that calls the plugin by d; zero (the default) leaves only the engine's call timeout and
+// ctx. Once a check runs out of time the plugin is taken not to answer, and
+// the checks after it fail at once, not run, rather than each waiting for
+// its own timeout. The deadline of ctx bounds the whole run the same way.
+func WithCheckTimeout(d time.Duration) Option { return func(s *suite) { s.checkTimeout = d } }
+
 // Run runs every check on the module wasm, loading it with e. The engine's
 // own limits (memory, call timeout) apply; with a pool size of 1 (see
 // engine.Config.WithPoolSize) the checks that the plugin keeps answering
 // after bad input exercise the very instance that received it.
-func Run(ctx context.Context, e *engine.Engine, wasm []byte) Report {
+func Run(ctx context.Context, e *engine.Engine, wasm []byte, opts ...Option) Report {
 	s := &suite{report: Report{Digest: engine.Digest(wasm)}}
+	for _, o := range opts {
+		o(s)
+	}
 	s.static(wasm)
+	// Loading compiles the module, which takes time in proportion to its
+	// size: only the run's deadline bounds it.
 	p, err := e.Load(ctx, wasm, "")
 	if err != nil {
+		if s.outOfTime(ctx, ctx, err) {
+			err = fmt.Errorf("%w (%s)", err, s.stopped)
+		}
 		s.add("load", "the engine loads the module: ABI version accepted, description valid", Fail, err.Error())
 		s.skipDynamic("the module did not load")
 		return s.report
@@ -178,15 +195,72 @@ func Run(ctx context.Context, e *engine.Engine, wasm []byte) Report {
 
 // RunForecaster runs the checks that need no module (everything after
 // "load") on f, for example a native plugin wrapped with engine.Native.
-func RunForecaster(ctx context.Context, f engine.Forecaster) Report {
+func RunForecaster(ctx context.Context, f engine.Forecaster, opts ...Option) Report {
 	s := &suite{}
+	for _, o := range opts {
+		o(s)
+	}
 	s.dynamic(ctx, f)
 	return s.report
 }
 
 // suite accumulates results.
 type suite struct {
-	report Report
+	report       Report
+	checkTimeout time.Duration
+	// stopped, once set, says why the remaining checks do not run.
+	stopped string
+}
+
+// within derives the context of one check.
+func (s *suite) within(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.checkTimeout > 0 {
+		return context.WithTimeout(ctx, s.checkTimeout)
+	}
+	return context.WithCancel(ctx)
+}
+
+// outOfTime reports whether a check's failure err came from running out of
+// time (its own timeout, or the run's deadline, cctx being the check's
+// context and ctx the run's), and if so records why the rest will not run.
+func (s *suite) outOfTime(ctx, cctx context.Context, err error) bool {
+	switch {
+	case ctx.Err() != nil:
+		s.stopped = "the run's deadline passed"
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			s.stopped = "the run was canceled"
+		}
+	case cctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
+		s.stopped = "the plugin did not answer in time"
+		if s.checkTimeout > 0 && cctx.Err() != nil {
+			s.stopped = fmt.Sprintf("the plugin did not answer within the %s check timeout", s.checkTimeout)
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// checkWithin is check for a check that calls the plugin: fn gets a
+// context bounded by the check timeout, and after a check that ran out of
+// time the rest fail without running.
+func (s *suite) checkWithin(ctx context.Context, name, title string, fn func(context.Context) (string, error)) bool {
+	if s.stopped == "" && ctx.Err() != nil {
+		s.outOfTime(ctx, ctx, ctx.Err())
+	}
+	if s.stopped != "" {
+		s.add(name, title, Fail, "not run: "+s.stopped)
+		return false
+	}
+	cctx, cancel := s.within(ctx)
+	defer cancel()
+	return s.check(name, title, func() (string, error) {
+		note, err := fn(cctx)
+		if err != nil && s.outOfTime(ctx, cctx, err) {
+			err = fmt.Errorf("%w (%s)", err, s.stopped)
+		}
+		return note, err
+	})
 }
 
 func (s *suite) add(name, title string, st Status, detail string) {
@@ -365,13 +439,13 @@ func (s *suite) dynamic(ctx context.Context, f engine.Forecaster) {
 	s.report.Plugin, s.report.Version = desc.Name, desc.Version
 	minPoints := desc.Capabilities.MinPoints
 
-	s.check("describe", title("describe"), func() (string, error) { return checkDescription(&desc) })
+	s.checkWithin(ctx, "describe", title("describe"), func(ctx context.Context) (string, error) { return checkDescription(&desc) })
 
 	dayPoints := int(24 * time.Hour / step)
 	seasTS, seasYS := seasonalSeries(seasonalDays * dayPoints)
 	last := seasTS[len(seasTS)-1]
 
-	s.check("defaults", title("defaults"), func() (string, error) {
+	s.checkWithin(ctx, "defaults", title("defaults"), func(ctx context.Context) (string, error) {
 		ps := abi.Params{}
 		for _, p := range desc.Parameters {
 			if p.Default != nil {
@@ -393,7 +467,7 @@ func (s *suite) dynamic(ctx context.Context, f engine.Forecaster) {
 	past := []int64{start + stepMs, last - 12*time.Hour.Milliseconds()}
 	queries = append(past, queries...)
 	slices.Sort(queries)
-	s.check("round-trip/seasonal", title("round-trip/seasonal"), func() (string, error) {
+	s.checkWithin(ctx, "round-trip/seasonal", title("round-trip/seasonal"), func(ctx context.Context) (string, error) {
 		model, resp, err := roundTrip(ctx, f, &desc, seasTS, seasYS, queries)
 		refModel, refForecast = model, resp
 		if err != nil {
@@ -410,7 +484,7 @@ func (s *suite) dynamic(ctx context.Context, f engine.Forecaster) {
 		return fmt.Sprintf("model %d bytes; next-day MAE %.3f on amplitude 3", len(model), mae/float64(n)), nil
 	})
 
-	s.check("round-trip/constant", title("round-trip/constant"), func() (string, error) {
+	s.checkWithin(ctx, "round-trip/constant", title("round-trip/constant"), func(ctx context.Context) (string, error) {
 		ts := make([]int64, dayPoints)
 		ys := make([]float64, dayPoints)
 		for i := range ts {
@@ -430,7 +504,7 @@ func (s *suite) dynamic(ctx context.Context, f engine.Forecaster) {
 		return "", nil
 	})
 
-	s.check("round-trip/gaps", title("round-trip/gaps"), func() (string, error) {
+	s.checkWithin(ctx, "round-trip/gaps", title("round-trip/gaps"), func(ctx context.Context) (string, error) {
 		ys := slices.Clone(seasYS)
 		missing := 0
 		for i := range ys {
@@ -447,7 +521,7 @@ func (s *suite) dynamic(ctx context.Context, f engine.Forecaster) {
 		return fmt.Sprintf("%d of %d values missing", missing, len(ys)), nil
 	})
 
-	s.check("round-trip/min-points", title("round-trip/min-points"), func() (string, error) {
+	s.checkWithin(ctx, "round-trip/min-points", title("round-trip/min-points"), func(ctx context.Context) (string, error) {
 		n := max(minPoints, 1)
 		ts, ys := seasonalSeries(n)
 		_, _, err := roundTrip(ctx, f, &desc, ts, ys, futureTimes(ts[n-1], 12))
@@ -457,7 +531,7 @@ func (s *suite) dynamic(ctx context.Context, f engine.Forecaster) {
 		return plural(n, "point"), nil
 	})
 
-	s.check("predict-empty", title("predict-empty"), func() (string, error) {
+	s.checkWithin(ctx, "predict-empty", title("predict-empty"), func(ctx context.Context) (string, error) {
 		if refModel == nil {
 			return "", &skipError{"no model: training failed in round-trip/seasonal"}
 		}
@@ -471,14 +545,14 @@ func (s *suite) dynamic(ctx context.Context, f engine.Forecaster) {
 		return "", nil
 	})
 
-	s.check("determinism", title("determinism"), func() (string, error) {
+	s.checkWithin(ctx, "determinism", title("determinism"), func(ctx context.Context) (string, error) {
 		if refForecast == nil {
 			return "", &skipError{"no forecast: training or prediction failed in round-trip/seasonal"}
 		}
 		return "", sameAgain(ctx, f, seasTS, seasYS, queries, refModel, refForecast)
 	})
 
-	s.check("too-few-points", title("too-few-points"), func() (string, error) {
+	s.checkWithin(ctx, "too-few-points", title("too-few-points"), func(ctx context.Context) (string, error) {
 		type tc struct {
 			what string
 			ts   []int64
@@ -502,7 +576,7 @@ func (s *suite) dynamic(ctx context.Context, f engine.Forecaster) {
 		return plural(len(cases), "case"), nil
 	})
 
-	s.check("unknown-parameter", title("unknown-parameter"), func() (string, error) {
+	s.checkWithin(ctx, "unknown-parameter", title("unknown-parameter"), func(ctx context.Context) (string, error) {
 		const name = "ppa_conformance_no_such_parameter"
 		_, err := f.Train(ctx, &abi.TrainRequest{Params: abi.Params{name: 1.0}, Seed: seed, Timestamps: seasTS, Values: seasYS})
 		if err := wantStatus(err, abi.StatusInvalidArgument); err != nil {
@@ -514,7 +588,7 @@ func (s *suite) dynamic(ctx context.Context, f engine.Forecaster) {
 		return "", nil
 	})
 
-	s.check("bad-parameter-type", title("bad-parameter-type"), func() (string, error) {
+	s.checkWithin(ctx, "bad-parameter-type", title("bad-parameter-type"), func(ctx context.Context) (string, error) {
 		p, bad, ok := wronglyTyped(&desc)
 		if !ok {
 			return "no typed parameters to try", nil
@@ -530,7 +604,7 @@ func (s *suite) dynamic(ctx context.Context, f engine.Forecaster) {
 		return fmt.Sprintf("%s=%s", p.Name, jsonString(bad)), nil
 	})
 
-	s.check("garbage-model", title("garbage-model"), func() (string, error) {
+	s.checkWithin(ctx, "garbage-model", title("garbage-model"), func(ctx context.Context) (string, error) {
 		rng := rand.New(rand.NewPCG(seed, 2))
 		random := func(n int) []byte {
 			b := make([]byte, n)
@@ -563,7 +637,7 @@ func (s *suite) dynamic(ctx context.Context, f engine.Forecaster) {
 		return plural(len(cases), "case"), nil
 	})
 
-	s.check("still-answering", title("still-answering"), func() (string, error) {
+	s.checkWithin(ctx, "still-answering", title("still-answering"), func(ctx context.Context) (string, error) {
 		if refForecast == nil {
 			return "", &skipError{"no forecast: training or prediction failed in round-trip/seasonal"}
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ppa-autoscaler/ppa/host/engine"
 	"github.com/ppa-autoscaler/ppa/internal/testwasm"
@@ -345,5 +346,47 @@ func TestSeasonalProfileConforms(t *testing.T) {
 				t.Fatal("Passed() is false")
 			}
 		})
+	}
+}
+
+// TestLoopingPluginFailsFast verifies a plugin whose train never returns:
+// the first check that trains runs out of its time, and the checks after it
+// fail at once without running, rather than each waiting for the engine's
+// call timeout (seven trains at 30s each took 210s).
+func TestLoopingPluginFailsFast(t *testing.T) {
+	wasm := testwasm.Build(t, "./host/engine/testdata/guests/loop")
+	ctx := context.Background()
+	e, err := engine.New(ctx, engine.NewConfig().WithPoolSize(1).WithCallTimeout(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close(ctx) })
+	r := Run(ctx, e, wasm, WithCheckTimeout(200*time.Millisecond))
+	want := map[string]Status{"describe": Fail} // min_points is 0
+	timedOut := 0
+	for _, c := range r.Results {
+		switch {
+		case strings.Contains(c.Detail, "did not answer within the 200ms check timeout") && !strings.HasPrefix(c.Detail, "not run"):
+			timedOut++
+			want[c.Name] = Fail
+		case strings.HasPrefix(c.Detail, "not run: the plugin did not answer within the 200ms check timeout"):
+			want[c.Name] = Fail
+		}
+	}
+	if timedOut != 1 {
+		t.Errorf("%d checks ran out of time, want exactly 1 (the first that trains)", timedOut)
+	}
+	if len(want) < 10 {
+		t.Errorf("%d checks failed for the loop, want every check from the first train on", len(want))
+	}
+	wantChecks(t, r, want)
+
+	// The run's own deadline stops it the same way.
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	r = Run(dctx, e, wasm)
+	last := r.Results[len(r.Results)-1]
+	if last.Status != Fail || !strings.Contains(last.Detail, "not run: the run's deadline passed") {
+		t.Errorf("last check after the run's deadline: %s %q", last.Status, last.Detail)
 	}
 }
