@@ -257,8 +257,11 @@ func ParseDuration(s string) (time.Duration, error) {
 	rest := in
 	if i := strings.IndexByte(rest, 'd'); i >= 0 {
 		days, err := strconv.ParseFloat(rest[:i], 64)
-		if err != nil || days < 0 {
+		if err != nil || !(days >= 0) || math.IsInf(days, 0) {
 			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		if days*float64(24*time.Hour) >= math.MaxInt64 {
+			return 0, fmt.Errorf("duration %q is too long: the limit is about %dd", s, math.MaxInt64/int64(24*time.Hour))
 		}
 		total = time.Duration(days * float64(24*time.Hour))
 		rest = rest[i+1:]
@@ -268,7 +271,10 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(rest)
 	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (use e.g. 90s, 5m, 1h, 7d)", s)
+		return 0, fmt.Errorf("invalid duration %q (use e.g. 90s, 5m, 1h, 7d; at most about 106751d)", s)
+	}
+	if d > 0 && d > math.MaxInt64-total {
+		return 0, fmt.Errorf("duration %q is too long: the limit is about %dd", s, math.MaxInt64/int64(24*time.Hour))
 	}
 	return total + d, nil
 }

@@ -61,6 +61,15 @@ func TestParseDuration(t *testing.T) {
 		{"5", 0, true},
 		{"xd", 0, true},
 		{"-1d", 0, true},
+		// Overflow used to wrap: 3000000d became a negative duration.
+		{"3000000d", 0, true},
+		{"106752d", 0, true},
+		{"106751d23h47m", 106751*24*time.Hour + 23*time.Hour + 47*time.Minute, false},
+		{"106751d23h48m", 0, true},
+		{"106751d24h", 0, true},
+		{"NaNd", 0, true},
+		{"Infd", 0, true},
+		{"1e300d", 0, true},
 	}
 	for _, tc := range tests {
 		got, err := ParseDuration(tc.in)

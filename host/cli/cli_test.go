@@ -265,6 +265,22 @@ func TestForecastOut(t *testing.T) {
 	}
 }
 
+// TestForecastCSVKeepsSubSecond forecasts at a 250ms step: the CSV output
+// keeps the milliseconds, so its rows do not collapse into duplicate
+// timestamps that ppa cannot read back.
+func TestForecastCSVKeepsSubSecond(t *testing.T) {
+	stdout, _, err := run(newApp(plugins(t)), "forecast", "--data", "testdata/subsecond.csv", "--periods", "4", "--freq", "250ms",
+		"--param", "season=1s", "--format", "csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"\n2024-03-01T00:00:10Z,", "\n2024-03-01T00:00:10.25Z,", "\n2024-03-01T00:00:10.5Z,", "\n2024-03-01T00:00:10.75Z,"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want[1:], stdout)
+		}
+	}
+}
+
 func TestPluginFromPath(t *testing.T) {
 	ps := plugins(t)
 	path := filepath.Join(t.TempDir(), "sn.wasm")
@@ -308,6 +324,10 @@ func TestErrors(t *testing.T) {
 		{"missing plugin file", fc("testdata/hourly.csv", "--plugin", "nope.wasm"), []string{"plugin: open nope.wasm"}},
 		{"not a plugin", fc("testdata/hourly.csv", "--plugin", "testdata/hourly.csv"), []string{"plugin testdata/hourly.csv: load plugin", "compile"}},
 		{"bad freq", fc("testdata/hourly.csv", "--freq", "hourly"), []string{"--freq: invalid duration"}},
+		// 3000000d overflowed into a negative duration: "want at least 1ms".
+		{"overflowing freq", fc("testdata/hourly.csv", "--freq", "3000000d"), []string{`--freq: duration "3000000d" is too long`}},
+		{"periods past 9999", fc("testdata/hourly.csv", "--freq", "100000d", "--periods", "100"), []string{"100 periods of", "reach past the year 9999"}},
+		{"row with an extra field", fc("testdata/extra_field.csv"), []string{"testdata/extra_field.csv: line 4: 3 fields, the header has 2 (ds,y)"}},
 		{"zero periods", []string{"forecast", "--data", "testdata/hourly.csv", "--periods", "0", "--freq", "1h"}, []string{"--periods 0: want 1 to"}},
 		{"bad format", fc("testdata/hourly.csv", "--format", "xml"), []string{`--format "xml"`}},
 		{"missing flags", []string{"forecast"}, []string{`required flag(s) "data", "freq", "periods" not set`}},

@@ -260,6 +260,9 @@ func Forecast(ctx context.Context, f engine.Forecaster, s *series.Series, req Fo
 	}
 	last := s.T[len(s.T)-1]
 	step := req.Freq.Milliseconds()
+	if maxMS := int64(253402300799999); step > (maxMS-last)/int64(max(req.Periods, 1)) {
+		return nil, fmt.Errorf("%d periods of %s after %s reach past the year 9999", req.Periods, req.Freq, s.Time(len(s.T)-1).Format(time.RFC3339))
+	}
 	ts := make([]int64, req.Periods)
 	for i := range ts {
 		ts[i] = last + int64(i+1)*step
@@ -299,7 +302,7 @@ func writeForecast(w io.Writer, format string, res *ForecastResult) error {
 			return err
 		}
 		for _, p := range res.Forecast {
-			row := []string{p.DS.Format(time.RFC3339), fullFloat(p.Yhat)}
+			row := []string{p.DS.Format(series.TimeLayout), fullFloat(p.Yhat)}
 			if bounds {
 				row = append(row, fullFloat(*p.Lower), fullFloat(*p.Upper))
 			}
@@ -318,9 +321,9 @@ func writeForecast(w io.Writer, format string, res *ForecastResult) error {
 		}
 		for _, p := range res.Forecast {
 			if bounds {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", p.DS.Format(time.RFC3339), tableFloat(p.Yhat), tableFloat(*p.Lower), tableFloat(*p.Upper))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", p.DS.Format(series.TimeLayout), tableFloat(p.Yhat), tableFloat(*p.Lower), tableFloat(*p.Upper))
 			} else {
-				fmt.Fprintf(tw, "%s\t%s\t\n", p.DS.Format(time.RFC3339), tableFloat(p.Yhat))
+				fmt.Fprintf(tw, "%s\t%s\t\n", p.DS.Format(series.TimeLayout), tableFloat(p.Yhat))
 			}
 		}
 		return tw.Flush()

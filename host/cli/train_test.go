@@ -38,6 +38,10 @@ func TestTrainAndStorePlugins(t *testing.T) {
 		{"train without data", []string{"train", "--store", dir, "--model", "shop/checkout"}, nil, "no data: give --data FILE.csv or --prometheus URL --query PROMQL"},
 		{"train with a bad format", []string{"train", "--data", "testdata/hourly.csv", "--store", dir, "--model", "a/b", "--format", "xml"}, nil, `--format "xml"`},
 		{"train with a bad progress mode", []string{"train", "--data", "testdata/hourly.csv", "--store", dir, "--model", "a/b", "--progress", "loud"}, nil, `--progress "loud"`},
+		// --history, --step and --end were silently ignored with --data.
+		{"train with --history and --data", []string{"train", "--data", "testdata/hourly.csv", "--store", dir, "--model", "a/b", "--history", "7d"}, nil, "--history goes with --prometheus, not --data"},
+		{"train with --step and --data", []string{"train", "--data", "testdata/hourly.csv", "--store", dir, "--model", "a/b", "--step", "5m"}, nil, "--step goes with --prometheus, not --data"},
+		{"train with --end and --data", []string{"train", "--data", "testdata/hourly.csv", "--store", dir, "--model", "a/b", "--end", "2024-03-02T00:00:00Z"}, nil, "--end goes with --prometheus, not --data"},
 		{"train with a bad param", []string{"train", "--data", "testdata/hourly.csv", "--store", dir, "--model", "a/b", "--plugin", "seasonal-naive", "--param", "season"}, nil, `--param "season": want key=value`},
 	}
 	for _, tt := range tests {

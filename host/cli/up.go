@@ -52,6 +52,11 @@ type UpOptions struct {
 	// examples.
 	TargetValue float64
 	Horizon     string
+
+	// horizon is Horizon parsed (by the scaler's rules: a bare integer is
+	// minutes); explicit names the Prometheus-only flags given.
+	horizon  time.Duration
+	explicit map[string]bool
 }
 
 func newUpCmd(app *App, out io.Writer) *cobra.Command {
@@ -88,6 +93,10 @@ store keep the real time.`,
   ppa up --prometheus http://localhost:9090 --query 'sum(rate(http_requests_total[5m]))' --history 14d --step 1m --retrain 1h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.explicit = map[string]bool{}
+			for _, name := range []string{"history", "step"} {
+				o.explicit[name] = cmd.Flags().Changed(name)
+			}
 			return o.Run(cmd.Context(), app, out)
 		},
 	}
@@ -130,6 +139,11 @@ func (o *UpOptions) options(app *App) (local.Options, error) {
 	case o.Data != "":
 		if o.Query != "" || o.Aggregate != "" {
 			return lo, errors.New("--query and --aggregate go with --prometheus, not --data")
+		}
+		for _, name := range []string{"history", "step"} {
+			if o.explicit[name] {
+				return lo, fmt.Errorf("--%s goes with --prometheus, not --data: a CSV file trains on all its rows at their own step", name)
+			}
 		}
 		tr.CSV = o.Data
 	case o.Prometheus != "":
@@ -180,11 +194,24 @@ func (o *UpOptions) options(app *App) (local.Options, error) {
 	if !(o.TargetValue > 0) {
 		return lo, fmt.Errorf("--target-value %v: want a positive number", o.TargetValue)
 	}
-	if _, err := scaler.ParseTrigger("", "default", map[string]string{
+	if err := scaler.ValidateModelName(ref.Name); err != nil {
+		return lo, fmt.Errorf("--model: the scaler takes Kubernetes names: %w", err)
+	}
+	if err := scaler.ValidateNamespace(ref.Namespace); err != nil {
+		return lo, fmt.Errorf("--model: the scaler takes Kubernetes names: %w", err)
+	}
+	if o.TargetValue > scaler.MaxTargetValue {
+		return lo, fmt.Errorf("--target-value %v: more than the scaler's limit of %g", o.TargetValue, scaler.MaxTargetValue)
+	}
+	// Parsed once, by the scaler's rules, for both the check and the
+	// printed examples.
+	t, err := scaler.ParseTrigger("", ref.Namespace, map[string]string{
 		scaler.KeyModelName: ref.Name, scaler.KeyTargetValue: "1", scaler.KeyHorizon: o.Horizon,
-	}); err != nil {
+	})
+	if err != nil {
 		return lo, fmt.Errorf("--horizon: %w", err)
 	}
+	o.horizon = t.Horizon
 	lo.ListenAddress = o.ListenAddress
 	lo.HTTPPort, lo.GRPCPort, lo.ScalerPort = o.HTTPPort, o.GRPCPort, o.ScalerPort
 	lo.Now = app.Now
@@ -297,7 +324,7 @@ func (o *UpOptions) writeServing(w io.Writer, lo local.Options, ep local.Endpoin
 	if lo.Retrain > 0 {
 		fmt.Fprintf(w, "retraining every %s\n", fmtDuration(lo.Retrain))
 	}
-	horizon, _ := abi.ParseDuration(o.Horizon)
+	horizon := o.horizon
 	target := strconv.FormatFloat(o.TargetValue, 'g', -1, 64)
 	md := map[string]string{
 		scaler.KeyModelName:      ref.Name,

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/ppa-autoscaler/ppa/host/local"
 	"github.com/ppa-autoscaler/ppa/host/series"
 	"github.com/ppa-autoscaler/ppa/test/testenv"
 )
@@ -311,6 +312,11 @@ func TestUpErrors(t *testing.T) {
 		{"bad step", up("--prometheus", "http://127.0.0.1:1", "--query", "up", "--history", "1h", "--step", "2h"), []string{"--history 1h and --step 2h"}},
 		{"bad horizon", up("--data", data, "--horizon", "soon"), []string{"--horizon:", `"horizon"`}},
 		{"bad target", up("--data", data, "--target-value", "0"), []string{"--target-value 0: want a positive number"}},
+		// --history and --step were silently ignored with --data.
+		{"history with csv", up("--data", data, "--history", "7d"), []string{"--history goes with --prometheus, not --data"}},
+		{"step with csv", up("--data", data, "--step", "5m"), []string{"--step goes with --prometheus, not --data"}},
+		{"huge target", up("--data", data, "--target-value", "1e300"), []string{"--target-value 1e+300: more than the scaler's limit"}},
+		{"model name the scaler refuses", up("--data", data, "--model", "shop/Checkout"), []string{"--model: the scaler takes Kubernetes names", `"Checkout" is not a Kubernetes object name`}},
 		{"s3 store", []string{"up", "--data", data, "--store", "s3://bucket/prefix"}, []string{"keeps its models in a local directory"}},
 		{"missing file", up("--data", "testdata/nope.csv"), []string{"open testdata/nope.csv"}},
 		{"unknown parameter", up("--data", data, "--param", "seasonality=1d"), []string{`parameter "seasonality"`}},
@@ -333,6 +339,25 @@ func TestDefaultStore(t *testing.T) {
 		app := &App{Getenv: func(k string) string { return tc.env[k] }}
 		if got := app.defaultStore(); got != tc.want {
 			t.Errorf("env %v: %q, want %q", tc.env, got, tc.want)
+		}
+	}
+}
+
+// TestUpHorizonParsedOnce gives --horizon as a bare number of minutes, as
+// the scaler takes it: the printed examples use 5 minutes too (they said
+// horizon 0, parsing it a second time with another rule and ignoring the
+// error).
+func TestUpHorizonParsedOnce(t *testing.T) {
+	o := &UpOptions{Data: "testdata/backtest_hourly.csv", Model: "shop/web", Horizon: "5", TargetValue: 50, Retrain: "0", ClockOffset: "0"}
+	lo, err := o.options(newApp(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	o.writeServing(&b, lo, local.Endpoints{RuntimeHTTP: "127.0.0.1:1", RuntimeGRPC: "127.0.0.1:2", Scaler: "127.0.0.1:3"}, time.Unix(0, 0))
+	for _, want := range []string{"Forecast for the next 5m from the runtime", `"data":[300]`, `horizon: "5"`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, b.String())
 		}
 	}
 }

@@ -160,8 +160,8 @@ func ParseTrigger(scaledObject, defaultNamespace string, md map[string]string) (
 	if t.ModelNamespace == "" {
 		return nil, fmt.Errorf("metadata %q is required when the ScaledObject's namespace is unknown", KeyModelNamespace)
 	}
-	if errs := validation.IsDNS1123Label(t.ModelNamespace); len(errs) > 0 {
-		return nil, fmt.Errorf("metadata %q: %s is not a Kubernetes namespace: %s", KeyModelNamespace, quoteValue(t.ModelNamespace), strings.Join(errs, "; "))
+	if err := ValidateNamespace(t.ModelNamespace); err != nil {
+		return nil, fmt.Errorf("metadata %q: %w", KeyModelNamespace, err)
 	}
 	v, ok := get(KeyTargetValue)
 	if !ok {
@@ -284,6 +284,15 @@ func ValidateModelName(name string) error {
 	}
 	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
 		return fmt.Errorf("%s is not a Kubernetes object name: %s", quoteValue(name), strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// ValidateNamespace checks a model namespace: a Kubernetes namespace name
+// (a DNS-1123 label of at most 63 bytes).
+func ValidateNamespace(ns string) error {
+	if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+		return fmt.Errorf("%s is not a Kubernetes namespace: %s", quoteValue(ns), strings.Join(errs, "; "))
 	}
 	return nil
 }

@@ -58,6 +58,23 @@ type Flags struct {
 
 	CreatedBy  string
 	ResultFile string
+
+	// explicit records the Prometheus-only flags given on the command line,
+	// so that giving them with --data is an error rather than ignored.
+	explicit map[string]bool
+}
+
+// markedValue is a flag value that records in Flags.explicit that it was
+// set.
+type markedValue struct {
+	pflag.Value
+	name     string
+	explicit map[string]bool
+}
+
+func (m markedValue) Set(s string) error {
+	m.explicit[m.name] = true
+	return m.Value.Set(s)
 }
 
 // Duration is a pflag value holding a duration in Go syntax with an
@@ -105,9 +122,10 @@ func (f *Flags) Register(fs *pflag.FlagSet, createdBy string) {
 	fs.StringVar(&f.Data, "data", "", "train on a CSV file of ds,y rows instead of Prometheus")
 	fs.StringVar(&f.Prometheus, "prometheus", "", "Prometheus base URL, e.g. http://prometheus:9090")
 	fs.StringVar(&f.Query, "query", "", "PromQL query of the metric to forecast (with --prometheus)")
-	fs.Var(&f.History, "history", "how much history to train on, e.g. 14d")
-	fs.Var(&f.Step, "step", "sampling step of the history, e.g. 1m")
-	fs.StringVar(&f.End, "end", "", "end of the history (RFC 3339); default now, truncated to the step")
+	f.explicit = map[string]bool{}
+	fs.Var(markedValue{&f.History, "history", f.explicit}, "history", "how much history to train on, e.g. 14d (with --prometheus)")
+	fs.Var(markedValue{&f.Step, "step", f.explicit}, "step", "sampling step of the history, e.g. 1m (with --prometheus)")
+	fs.StringVar(&f.End, "end", "", "end of the history (RFC 3339); default now, truncated to the step (with --prometheus)")
 	fs.StringVar(&f.Aggregate, "aggregate", "", "fold a query's series into one: sum, max, min or avg")
 	fs.DurationVar(&f.PromTimeout, "prometheus-timeout", promsource.DefaultTimeout, "timeout of one Prometheus request")
 	fs.IntVar(&f.PromRetries, "prometheus-retries", promsource.DefaultRetries, "retries of a transient Prometheus failure (negative: none)")
@@ -164,6 +182,14 @@ func (f *Flags) Options(now func() time.Time) (Options, error) {
 	case f.Data != "":
 		if f.Query != "" || f.Aggregate != "" {
 			return o, errors.New("--query and --aggregate go with --prometheus, not --data")
+		}
+		for _, name := range []string{"history", "step"} {
+			if f.explicit[name] {
+				return o, fmt.Errorf("--%s goes with --prometheus, not --data: a CSV file trains on all its rows at their own step", name)
+			}
+		}
+		if f.End != "" {
+			return o, errors.New("--end goes with --prometheus, not --data: a CSV file trains on all its rows")
 		}
 		o.CSV = f.Data
 	case f.Prometheus != "":
