@@ -209,9 +209,7 @@ func TestPoolWaitsForInstance(t *testing.T) {
 		_, err := p.Train(ctx, trainRequest(nil))
 		done <- err
 	}()
-	for p.Stats().Busy == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, "the call to take an instance", func() bool { return p.Stats().Busy > 0 })
 	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancelShort()
 	_, err := p.Predict(short, &abi.PredictRequest{Model: []byte{1}, Timestamps: []int64{1}})

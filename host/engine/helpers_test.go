@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ppa-autoscaler/ppa/abi"
 	"github.com/ppa-autoscaler/ppa/host/engine"
@@ -125,4 +126,18 @@ func (b *logBuffer) String() string {
 
 func debugLogger(b *logBuffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// waitUntil polls cond until it holds, failing the test after a minute
+// (a call that ended early would otherwise leave the loop spinning until
+// the test binary's own timeout).
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after a minute waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

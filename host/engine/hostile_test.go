@@ -217,9 +217,7 @@ func testCallerContext(t *testing.T, iso engine.Isolation) {
 		_, err := p.Train(ctx, trainRequest(nil))
 		done <- err
 	}()
-	for p.Stats().Busy == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, "the call to take an instance", func() bool { return p.Stats().Busy > 0 })
 	cancel()
 	err = <-done
 	if !errors.As(err, &ce) || ce.Failure != engine.FailureCanceled || !errors.Is(err, context.Canceled) {

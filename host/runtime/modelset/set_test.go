@@ -422,7 +422,11 @@ func TestForecastCacheComputesOnce(t *testing.T) {
 		}()
 	}
 	// Wait until the one computation is running, then let it finish.
+	deadline := time.Now().Add(time.Minute)
 	for p.calls.Load() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out after a minute waiting for the forecast computation to start")
+		}
 		time.Sleep(time.Millisecond)
 	}
 	close(p.block)
