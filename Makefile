@@ -20,8 +20,21 @@ demo: plugins ## Replay the bundled NASA trace: reactive HPA vs PPA (policy lear
 	$(GO) run ./cmd/ppa simulate --data testdata/traces/nasa-http-1m.csv --capacity 20 --lead 5m --train 14d --sweep --plot demo.png
 
 .PHONY: test
-test: deps plugins lint ## Run every test (unit, integration against real servers, end to end).
+test: deps plugins lint ## Run every test (unit, integration against real servers, end to end), then fuzz each decoder briefly.
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+	@$(MAKE) --no-print-directory fuzz
+
+# Every decoder of peer input, as PACKAGE:TARGET. `go test` runs their seed
+# corpora (and testdata/fuzz crashers); `make fuzz` mutates for FUZZTIME each.
+FUZZ_TARGETS := \
+	./abi:FuzzDecode \
+	./host/runtime:FuzzRESTInferRequest \
+	./host/runtime:FuzzGRPCInferRequest \
+	./host/scaler:FuzzParseTrigger \
+	./host/series:FuzzReadCSV \
+	./host/store:FuzzManifest \
+	./plugins/seasonalnaive:FuzzPredictModel
+FUZZTIME ?= 10s
 
 ##@ Build
 
@@ -57,6 +70,13 @@ generate: ## Regenerate generated code: OIP v2 protobuf, deepcopy, CRDs and RBAC
 verify-generated: generate ## Fail when generated code is not up to date.
 	@git diff --exit-code -- host/runtime/inferencepb api charts/ppa/crds host/controller/rbac charts/ppa/files || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain --untracked-files=all -- host/runtime/inferencepb api charts/ppa/crds host/controller/rbac)" || { echo "generate left new files: run 'make generate' and commit"; exit 1; }
+
+.PHONY: fuzz
+fuzz: ## Fuzz every decoder (ABI messages, OIP REST and gRPC requests, KEDA metadata, CSV, manifests) for FUZZTIME (10s) each.
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg > >(grep -v '^fuzz: elapsed' || true); \
+	done
 
 .PHONY: lint
 lint: ## gofmt, go vet, and go.mod tidy.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unicode/utf8"
 )
 
 // Column is an extra input series aligned with the timestamps of a request,
@@ -62,6 +63,9 @@ type PredictResponse struct {
 
 // MaxMessageSize bounds every encoded message (256 MiB).
 const MaxMessageSize = 256 << 20
+
+// maxResultMessage bounds the plugin's error message DecodeResult keeps.
+const maxResultMessage = 4096
 
 type trainMeta struct {
 	Params Params `json:"params,omitempty"`
@@ -215,6 +219,14 @@ func DecodeResult(b []byte) ([]byte, error) {
 		msg := string(b[4:])
 		if msg == "" {
 			msg = "(no message)"
+		}
+		if len(msg) > maxResultMessage {
+			// The message reaches logs and errors: keep its start.
+			cut := maxResultMessage
+			for cut > 0 && !utf8.RuneStart(msg[cut]) {
+				cut--
+			}
+			msg = fmt.Sprintf("%s… (%d bytes in all)", msg[:cut], len(msg))
 		}
 		return nil, &Error{Status: st, Message: msg}
 	}
