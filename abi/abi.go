@@ -9,7 +9,11 @@
 // it compiles for GOOS=wasip1.
 package abi
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // The ABI version implemented by this package. See SPEC.md "Versioning".
 const (
@@ -48,10 +52,113 @@ const (
 	ExportInitialize = "_initialize"
 )
 
-// RequiredExports lists every function a conforming plugin must export.
-var RequiredExports = []string{
-	ExportABIVersion, ExportAlloc, ExportFree, ExportDescribe, ExportTrain, ExportPredict,
+// ValueType is a WebAssembly value type, by its byte in the binary format
+// (which is also wazero's api.ValueType).
+type ValueType byte
+
+// The value types of the ABI's functions.
+const (
+	I32 ValueType = 0x7f
+	I64 ValueType = 0x7e
+)
+
+// String returns the type's name in the text format: "i32", "i64".
+func (t ValueType) String() string {
+	switch t {
+	case I32:
+		return "i32"
+	case I64:
+		return "i64"
+	case 0x7d:
+		return "f32"
+	case 0x7c:
+		return "f64"
+	}
+	return fmt.Sprintf("type%#x", byte(t))
 }
+
+// Signature is a function type: parameter and result value types.
+type Signature struct {
+	Params, Results []ValueType
+}
+
+// Equal reports whether s and o are the same function type.
+func (s Signature) Equal(o Signature) bool {
+	return slices.Equal(s.Params, o.Params) && slices.Equal(s.Results, o.Results)
+}
+
+// String renders the signature as SPEC.md writes it: "(i32, i32) -> i64",
+// "() -> ()".
+func (s Signature) String() string {
+	names := func(ts []ValueType) string {
+		out := make([]string, len(ts))
+		for i, t := range ts {
+			out[i] = t.String()
+		}
+		return strings.Join(out, ", ")
+	}
+	r := "(" + names(s.Params) + ") -> "
+	if len(s.Results) == 1 {
+		return r + names(s.Results)
+	}
+	return r + "(" + names(s.Results) + ")"
+}
+
+// Export is one function of the ABI's export table.
+type Export struct {
+	Name      string
+	Signature Signature
+	// Required: every conforming plugin exports it; an optional export,
+	// when present, must have its signature.
+	Required bool
+}
+
+// Exports is the ABI's export table, as SPEC.md lists it, in the order the
+// host checks it. The engine, the conformance suite and the SDK all read
+// it from here.
+var Exports = []Export{
+	{ExportABIVersion, Signature{nil, []ValueType{I32}}, true},
+	{ExportAlloc, Signature{[]ValueType{I32}, []ValueType{I32}}, true},
+	{ExportFree, Signature{[]ValueType{I32, I32}, nil}, true},
+	{ExportDescribe, Signature{nil, []ValueType{I64}}, true},
+	{ExportTrain, Signature{[]ValueType{I32, I32}, []ValueType{I64}}, true},
+	{ExportPredict, Signature{[]ValueType{I32, I32}, []ValueType{I64}}, true},
+	{ExportInitialize, Signature{}, false},
+}
+
+// ExportMemory is the name under which a plugin exports its linear memory.
+const ExportMemory = "memory"
+
+// Import modules a plugin may import functions from.
+const (
+	// ImportWASI is WASI preview 1; every function of it may be imported
+	// (the host grants none of its capabilities).
+	ImportWASI = "wasi_snapshot_preview1"
+	// ImportEnv is the module of ImportAbort.
+	ImportEnv = "env"
+	// ImportAbort is env.abort, which AssemblyScript modules import.
+	ImportAbort = "abort"
+)
+
+// ImportsDescription says in words which imports ImportAllowed allows.
+const ImportsDescription = ImportWASI + " and " + ImportEnv + "." + ImportAbort
+
+// ImportAllowed reports whether a plugin may import the function
+// module.name.
+func ImportAllowed(module, name string) bool {
+	return module == ImportWASI || module == ImportEnv && name == ImportAbort
+}
+
+// RequiredExports lists every function a conforming plugin must export.
+var RequiredExports = func() []string {
+	var names []string
+	for _, e := range Exports {
+		if e.Required {
+			names = append(names, e.Name)
+		}
+	}
+	return names
+}()
 
 // PackVersion packs a semantic version into the i32 that ppa_abi_version
 // returns: major<<16 | minor<<8 | patch.

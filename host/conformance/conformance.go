@@ -323,7 +323,7 @@ func title(name string) string {
 // static checks the module's bytes.
 func (s *suite) static(wasm []byte) {
 	const (
-		importsTitle = "imports only wasi_snapshot_preview1 and env.abort"
+		importsTitle = "imports only " + abi.ImportsDescription
 		exportsTitle = "exports memory and the ABI functions with their signatures"
 	)
 	mod, err := parseModule(wasm)
@@ -341,8 +341,7 @@ func (s *suite) static(wasm []byte) {
 		var bad []string
 		for _, imp := range mod.imports {
 			switch {
-			case imp.kind == kindFunc && imp.module == "wasi_snapshot_preview1":
-			case imp.kind == kindFunc && imp.module == "env" && imp.name == "abort":
+			case imp.kind == kindFunc && abi.ImportAllowed(imp.module, imp.name):
 			default:
 				bad = append(bad, fmt.Sprintf("%s %s.%s", kindName(imp.kind), imp.module, imp.name))
 			}
@@ -354,40 +353,26 @@ func (s *suite) static(wasm []byte) {
 	})
 	s.check("exports", exportsTitle, func() (string, error) {
 		var problems []string
-		if ex, ok := mod.exports["memory"]; !ok || ex.kind != kindMemory {
-			problems = append(problems, `no memory exported as "memory"`)
+		if ex, ok := mod.exports[abi.ExportMemory]; !ok || ex.kind != kindMemory {
+			problems = append(problems, fmt.Sprintf("no memory exported as %q", abi.ExportMemory))
 		}
-		for _, want := range requiredSignatures {
-			ex, ok := mod.exports[want.name]
+		for _, want := range abi.Exports {
+			ex, ok := mod.exports[want.Name]
 			switch {
+			case !ok && want.Required:
+				problems = append(problems, "missing "+want.Name)
 			case !ok:
-				problems = append(problems, "missing "+want.name)
 			case ex.kind != kindFunc:
-				problems = append(problems, fmt.Sprintf("%s is a %s, not a function", want.name, kindName(ex.kind)))
-			case !ex.typ.equal(want.typ):
-				problems = append(problems, fmt.Sprintf("%s has signature %s, want %s", want.name, ex.typ, want.typ))
+				problems = append(problems, fmt.Sprintf("%s is a %s, not a function", want.Name, kindName(ex.kind)))
+			case !ex.typ.Equal(want.Signature):
+				problems = append(problems, fmt.Sprintf("%s has signature %s, want %s", want.Name, ex.typ, want.Signature))
 			}
-		}
-		if ex, ok := mod.exports[abi.ExportInitialize]; ok && (ex.kind != kindFunc || len(ex.typ.params)+len(ex.typ.results) != 0) {
-			problems = append(problems, fmt.Sprintf("%s must be a function () -> ()", abi.ExportInitialize))
 		}
 		if len(problems) > 0 {
 			return "", errors.New(strings.Join(problems, "; "))
 		}
 		return "", nil
 	})
-}
-
-var requiredSignatures = []struct {
-	name string
-	typ  funcType
-}{
-	{abi.ExportABIVersion, funcType{nil, []valType{valI32}}},
-	{abi.ExportAlloc, funcType{[]valType{valI32}, []valType{valI32}}},
-	{abi.ExportFree, funcType{[]valType{valI32, valI32}, nil}},
-	{abi.ExportDescribe, funcType{nil, []valType{valI64}}},
-	{abi.ExportTrain, funcType{[]valType{valI32, valI32}, []valType{valI64}}},
-	{abi.ExportPredict, funcType{[]valType{valI32, valI32}, []valType{valI64}}},
 }
 
 // Fixed inputs of the dynamic checks.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ppa-autoscaler/ppa/abi"
 	"github.com/ppa-autoscaler/ppa/host/engine"
 	"github.com/ppa-autoscaler/ppa/internal/testwasm"
 	"github.com/ppa-autoscaler/ppa/plugins/seasonalnaive"
@@ -226,8 +227,8 @@ func TestEmptyReportDoesNotPass(t *testing.T) {
 // A tiny WebAssembly assembler for the static checks' fixtures.
 
 const (
-	i32 = byte(valI32)
-	i64 = byte(valI64)
+	i32 = byte(abi.I32)
+	i64 = byte(abi.I64)
 )
 
 type fn struct {
@@ -361,6 +362,13 @@ func TestLoopingPluginFailsFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close(ctx) })
+	// A handle held through the test keeps the module compiled, so that
+	// the second run's load does not eat its deadline.
+	held, err := e.Load(ctx, wasm, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close(ctx)
 	r := Run(ctx, e, wasm, WithCheckTimeout(200*time.Millisecond))
 	want := map[string]Status{"describe": Fail} // min_points is 0
 	timedOut := 0
@@ -388,5 +396,35 @@ func TestLoopingPluginFailsFast(t *testing.T) {
 	last := r.Results[len(r.Results)-1]
 	if last.Status != Fail || !strings.Contains(last.Detail, "not run: the run's deadline passed") {
 		t.Errorf("last check after the run's deadline: %s %q", last.Status, last.Detail)
+	}
+}
+
+// TestSDKExportsAreTheTable reads a plugin built with the Go SDK, whose
+// //go:wasmexport directives cannot name abi's constants: it exports
+// exactly the functions of abi.Exports with their signatures, no other
+// ppa_ function.
+func TestSDKExportsAreTheTable(t *testing.T) {
+	mod, err := parseModule(testwasm.Build(t, "./plugins/seasonalnaive/wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := map[string]abi.Export{}
+	for _, e := range abi.Exports {
+		table[e.Name] = e
+	}
+	for name, ex := range mod.exports {
+		want, ok := table[name]
+		switch {
+		case !ok && strings.HasPrefix(name, "ppa_"):
+			t.Errorf("the SDK exports %s, which abi.Exports lacks", name)
+		case ok && !ex.typ.Equal(want.Signature):
+			t.Errorf("the SDK exports %s as %s, abi.Exports says %s", name, ex.typ, want.Signature)
+		}
+		delete(table, name)
+	}
+	for name, e := range table {
+		if e.Required {
+			t.Errorf("the SDK does not export %s", name)
+		}
 	}
 }

@@ -4,70 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/ppa-autoscaler/ppa/abi"
 )
 
 // This file reads just enough of the WebAssembly binary format (core spec
 // §5: the type, import, function and export sections) to list a module's
 // imports and exports with their signatures, independently of the engine,
 // so that the report can name every problem at once.
-
-// valType is a WebAssembly value type byte.
-type valType byte
-
-const (
-	valI32 valType = 0x7f
-	valI64 valType = 0x7e
-	valF32 valType = 0x7d
-	valF64 valType = 0x7c
-)
-
-func (v valType) String() string {
-	switch v {
-	case valI32:
-		return "i32"
-	case valI64:
-		return "i64"
-	case valF32:
-		return "f32"
-	case valF64:
-		return "f64"
-	}
-	return fmt.Sprintf("type%#x", byte(v))
-}
-
-// funcType is a function signature.
-type funcType struct{ params, results []valType }
-
-func (f funcType) String() string {
-	list := func(vs []valType) string {
-		s := make([]string, len(vs))
-		for i, v := range vs {
-			s[i] = v.String()
-		}
-		return strings.Join(s, ", ")
-	}
-	r := "(" + list(f.params) + ") -> "
-	switch len(f.results) {
-	case 0:
-		return r + "()"
-	case 1:
-		return r + list(f.results)
-	}
-	return r + "(" + list(f.results) + ")"
-}
-
-func (f funcType) equal(o funcType) bool {
-	return bytes.Equal(asBytes(f.params), asBytes(o.params)) && bytes.Equal(asBytes(f.results), asBytes(o.results))
-}
-
-func asBytes(vs []valType) []byte {
-	b := make([]byte, len(vs))
-	for i, v := range vs {
-		b[i] = byte(v)
-	}
-	return b
-}
 
 // External kinds of imports and exports.
 const (
@@ -97,13 +41,13 @@ func kindName(k byte) string {
 type wasmImport struct {
 	module, name string
 	kind         byte
-	typ          funcType // for functions
+	typ          abi.Signature // for functions
 }
 
 type wasmExport struct {
 	name string
 	kind byte
-	typ  funcType // for functions
+	typ  abi.Signature // for functions
 }
 
 // moduleInfo is what the checks need from a module.
@@ -185,7 +129,7 @@ func parseModule(b []byte) (*moduleInfo, error) {
 		return nil, fmt.Errorf("binary format version %v is not 1", v)
 	}
 	r := &wasmReader{b: b, off: 8}
-	var types []funcType
+	var types []abi.Signature
 	var funcs []uint32 // type index per function, imported ones first
 	info := &moduleInfo{exports: map[string]wasmExport{}}
 	var exports []wasmExport
@@ -276,12 +220,12 @@ func parseModule(b []byte) (*moduleInfo, error) {
 	return info, nil
 }
 
-func parseTypes(s *wasmReader) ([]funcType, error) {
+func parseTypes(s *wasmReader) ([]abi.Signature, error) {
 	n, err := s.u32()
 	if err != nil {
 		return nil, err
 	}
-	types := make([]funcType, 0, min(n, 1<<16))
+	types := make([]abi.Signature, 0, min(n, 1<<16))
 	for i := uint32(0); i < n; i++ {
 		form, err := s.byte()
 		if err != nil {
@@ -290,8 +234,8 @@ func parseTypes(s *wasmReader) ([]funcType, error) {
 		if form != 0x60 {
 			return nil, fmt.Errorf("entry %d: form %#x is not a function type", i, form)
 		}
-		var ft funcType
-		for _, list := range []*[]valType{&ft.params, &ft.results} {
+		var ft abi.Signature
+		for _, list := range []*[]abi.ValueType{&ft.Params, &ft.Results} {
 			k, err := s.u32()
 			if err != nil {
 				return nil, err
@@ -301,7 +245,7 @@ func parseTypes(s *wasmReader) ([]funcType, error) {
 				if err != nil {
 					return nil, err
 				}
-				*list = append(*list, valType(v))
+				*list = append(*list, abi.ValueType(v))
 			}
 		}
 		types = append(types, ft)

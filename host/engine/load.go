@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/tetratelabs/wazero"
@@ -13,45 +12,19 @@ import (
 	"github.com/ppa-autoscaler/ppa/abi"
 )
 
-// signature is a function type: parameter and result value types.
-type signature struct{ params, results []api.ValueType }
-
-var (
-	i32 = api.ValueTypeI32
-	i64 = api.ValueTypeI64
-)
-
-// exportSignatures are the signatures SPEC.md requires, in the order the
-// exports are checked.
-var exportSignatures = []struct {
-	name string
-	sig  signature
-}{
-	{abi.ExportABIVersion, signature{nil, []api.ValueType{i32}}},
-	{abi.ExportAlloc, signature{[]api.ValueType{i32}, []api.ValueType{i32}}},
-	{abi.ExportFree, signature{[]api.ValueType{i32, i32}, nil}},
-	{abi.ExportDescribe, signature{nil, []api.ValueType{i64}}},
-	{abi.ExportTrain, signature{[]api.ValueType{i32, i32}, []api.ValueType{i64}}},
-	{abi.ExportPredict, signature{[]api.ValueType{i32, i32}, []api.ValueType{i64}}},
-}
-
-// String renders a signature as in SPEC.md: "(i32, i32) -> i64".
-func (s signature) String() string {
-	names := func(ts []api.ValueType) string {
-		out := make([]string, len(ts))
-		for i, t := range ts {
-			out[i] = api.ValueTypeName(t)
+// signatureOf is the ABI signature of a compiled function's type.
+func signatureOf(f api.FunctionDefinition) abi.Signature {
+	conv := func(ts []api.ValueType) []abi.ValueType {
+		if len(ts) == 0 {
+			return nil
 		}
-		return strings.Join(out, ", ")
+		out := make([]abi.ValueType, len(ts))
+		for i, t := range ts {
+			out[i] = abi.ValueType(t)
+		}
+		return out
 	}
-	r := "(" + names(s.params) + ") -> "
-	switch len(s.results) {
-	case 0:
-		return r + "()"
-	case 1:
-		return r + names(s.results)
-	}
-	return r + "(" + names(s.results) + ")"
+	return abi.Signature{Params: conv(f.ParamTypes()), Results: conv(f.ResultTypes())}
 }
 
 // checkModule checks that a compiled module imports only what the engine
@@ -59,36 +32,34 @@ func (s signature) String() string {
 func checkModule(m wazero.CompiledModule) error {
 	for _, f := range m.ImportedFunctions() {
 		mod, name, _ := f.Import()
-		if mod == "wasi_snapshot_preview1" || mod == "env" && name == "abort" {
+		if abi.ImportAllowed(mod, name) {
 			continue
 		}
-		return fmt.Errorf("imports function %s.%s: a plugin may import only wasi_snapshot_preview1 and env.abort", mod, name)
+		return fmt.Errorf("imports function %s.%s: a plugin may import only %s", mod, name, abi.ImportsDescription)
 	}
 	for _, mem := range m.ImportedMemories() {
 		mod, name, _ := mem.Import()
 		return fmt.Errorf("imports memory %s.%s: a plugin must define and export its own memory", mod, name)
 	}
-	if _, ok := m.ExportedMemories()["memory"]; !ok {
-		return fmt.Errorf("exports no memory named \"memory\"")
+	if _, ok := m.ExportedMemories()[abi.ExportMemory]; !ok {
+		return fmt.Errorf("exports no memory named %q", abi.ExportMemory)
 	}
 	exports := m.ExportedFunctions()
 	var missing []string
-	for _, want := range exportSignatures {
-		f, ok := exports[want.name]
+	for _, want := range abi.Exports {
+		f, ok := exports[want.Name]
 		if !ok {
-			missing = append(missing, want.name)
+			if want.Required {
+				missing = append(missing, want.Name)
+			}
 			continue
 		}
-		got := signature{f.ParamTypes(), f.ResultTypes()}
-		if !slices.Equal(got.params, want.sig.params) || !slices.Equal(got.results, want.sig.results) {
-			return fmt.Errorf("export %s has signature %s, want %s", want.name, got, want.sig)
+		if got := signatureOf(f); !got.Equal(want.Signature) {
+			return fmt.Errorf("export %s has signature %s, want %s", want.Name, got, want.Signature)
 		}
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("missing export %s (a plugin exports %s)", strings.Join(missing, ", "), strings.Join(abi.RequiredExports, ", "))
-	}
-	if f, ok := exports[abi.ExportInitialize]; ok && (len(f.ParamTypes()) != 0 || len(f.ResultTypes()) != 0) {
-		return fmt.Errorf("export %s has signature %s, want () -> ()", abi.ExportInitialize, signature{f.ParamTypes(), f.ResultTypes()})
 	}
 	return nil
 }
