@@ -25,6 +25,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ppa-autoscaler/ppa/host/engine"
+	"github.com/ppa-autoscaler/ppa/host/flagkit"
 	"github.com/ppa-autoscaler/ppa/host/store"
 	"github.com/ppa-autoscaler/ppa/host/trainer"
 	"github.com/ppa-autoscaler/ppa/plugins/builtin"
@@ -35,10 +36,6 @@ func main() {
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
-}
-
-var logLevels = map[string]slog.Level{
-	"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
 }
 
 // run is main without the process: it parses args, trains and returns the
@@ -66,9 +63,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ppa-trainer: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
 		return 2
 	}
-	lvl, ok := logLevels[strings.ToLower(*level)]
-	if !ok {
-		fmt.Fprintf(stderr, "ppa-trainer: --log-level %q: want debug, info, warn or error\n", *level)
+	lvl, err := flagkit.ParseLogLevel(*level)
+	if err != nil {
+		fmt.Fprintf(stderr, "ppa-trainer: %v\n", err)
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))

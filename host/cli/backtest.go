@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/ppa-autoscaler/ppa/abi"
 	"github.com/ppa-autoscaler/ppa/host/backtest"
+	"github.com/ppa-autoscaler/ppa/host/flagkit"
 	"github.com/ppa-autoscaler/ppa/host/plot"
 	"github.com/ppa-autoscaler/ppa/host/series"
 )
@@ -98,24 +98,6 @@ type backtestPlan struct {
 	generated                        int // cutoffs before --max-cutoffs
 }
 
-// parseDurationFlag parses a duration flag; empty gives def, "0" zero.
-func parseDurationFlag(name, v string, def time.Duration) (time.Duration, error) {
-	if strings.TrimSpace(v) == "" {
-		return def, nil
-	}
-	if v == "0" {
-		return 0, nil
-	}
-	d, err := abi.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("--%s: %w", name, err)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("--%s %s: must not be negative", name, v)
-	}
-	return d, nil
-}
-
 // validate checks the flags that need no file or plugin.
 func (o *BacktestOptions) validate() (map[string]string, error) {
 	if err := checkTableOrJSON(o.Format); err != nil {
@@ -129,23 +111,23 @@ func (o *BacktestOptions) validate() (map[string]string, error) {
 	if o.MaxCutoffs < 0 {
 		return nil, fmt.Errorf("--max-cutoffs %d: must not be negative", o.MaxCutoffs)
 	}
-	return parseParamFlags(o.Params)
+	return flagkit.ParseParams(o.Params)
 }
 
 // plan resolves the durations and places the cutoffs on s.
 func (o *BacktestOptions) plan(s *series.Series) (*backtestPlan, error) {
 	p := &backtestPlan{}
 	var err error
-	if p.horizon, err = parseDurationFlag("horizon", o.Horizon, 0); err != nil {
+	if p.horizon, err = flagkit.ParseDurationFlag("horizon", o.Horizon, 0); err != nil {
 		return nil, err
 	}
 	if p.horizon < time.Millisecond {
 		return nil, fmt.Errorf("--horizon %q: want a positive duration such as 6h or 1d", o.Horizon)
 	}
-	if p.initial, err = parseDurationFlag("initial", o.Initial, 3*p.horizon); err != nil {
+	if p.initial, err = flagkit.ParseDurationFlag("initial", o.Initial, 3*p.horizon); err != nil {
 		return nil, err
 	}
-	if p.period, err = parseDurationFlag("period", o.Period, p.horizon/2); err != nil {
+	if p.period, err = flagkit.ParseDurationFlag("period", o.Period, p.horizon/2); err != nil {
 		return nil, err
 	}
 	if p.period < time.Millisecond {
@@ -163,13 +145,13 @@ func (o *BacktestOptions) plan(s *series.Series) (*backtestPlan, error) {
 	span := time.Duration(obs[len(obs)-1]-obs[0]) * time.Millisecond
 	if o.Season == "" {
 		p.season, p.seasonDefaulted = defaultSeason(span, s.Step()), true
-	} else if p.season, err = parseDurationFlag("season", o.Season, 0); err != nil {
+	} else if p.season, err = flagkit.ParseDurationFlag("season", o.Season, 0); err != nil {
 		return nil, err
 	}
 	p.cutoffs, err = backtest.GenerateCutoffs(obs, p.horizon, p.initial, p.period)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %d rows from %s to %s: too little data for --initial %s and --horizon %s: %w",
-			o.Data, s.Len(), fmtRFC3339(obs[0]), fmtRFC3339(obs[len(obs)-1]), fmtDuration(p.initial), fmtDuration(p.horizon), err)
+			o.Data, s.Len(), fmtRFC3339(obs[0]), fmtRFC3339(obs[len(obs)-1]), flagkit.FormatDuration(p.initial), flagkit.FormatDuration(p.horizon), err)
 	}
 	p.generated = len(p.cutoffs)
 	if o.MaxCutoffs > 0 && len(p.cutoffs) > o.MaxCutoffs {
@@ -267,10 +249,10 @@ func writeBacktestTable(w io.Writer, source, plugin string, s *series.Series, pl
 		kept = fmt.Sprintf(" (latest %d of %d)", res.Cutoffs, pl.generated)
 	}
 	fmt.Fprintf(tw, "cutoffs\t%d%s, %s .. %s\n", res.Cutoffs, kept, fmtRFC3339(res.CutoffTimes[0]), fmtRFC3339(res.CutoffTimes[len(res.CutoffTimes)-1]))
-	fmt.Fprintf(tw, "windows\thorizon %s, period %s, initial %s\n", fmtDuration(pl.horizon), fmtDuration(pl.period), fmtDuration(pl.initial))
+	fmt.Fprintf(tw, "windows\thorizon %s, period %s, initial %s\n", flagkit.FormatDuration(pl.horizon), flagkit.FormatDuration(pl.period), flagkit.FormatDuration(pl.initial))
 	season := "none (MASE undefined)"
 	if pl.season > 0 {
-		season = fmtDuration(pl.season)
+		season = flagkit.FormatDuration(pl.season)
 		if pl.seasonDefaulted {
 			season += " (default for the data's span)"
 		}
@@ -299,7 +281,7 @@ func writeBacktestTable(w io.Writer, source, plugin string, s *series.Series, pl
 	fmt.Fprintln(tw, "  horizon\trmse\tmae\tmape\tsmape\tmase\tcoverage\t")
 	for _, i := range rows {
 		h := res.ByHorizon[i]
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", fmtDuration(h.Horizon), metricNum(h.RMSE), metricNum(h.MAE),
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", flagkit.FormatDuration(h.Horizon), metricNum(h.RMSE), metricNum(h.MAE),
 			metricPct(h.MAPE), metricPct(h.SMAPE), metricNum(h.MASE), metricPct(h.Coverage))
 	}
 	return tw.Flush()
@@ -340,36 +322,6 @@ func metricPct(v float64) string {
 
 // fmtRFC3339 formats Unix milliseconds as RFC 3339 in UTC.
 func fmtRFC3339(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339) }
-
-// fmtDuration writes a duration as people type it: 1d6h, 90m → 1h30m, 5m,
-// 1.5s.
-func fmtDuration(d time.Duration) string {
-	if d == 0 {
-		return "0"
-	}
-	const day = 24 * time.Hour
-	var b strings.Builder
-	if d < 0 {
-		b.WriteByte('-')
-		d = -d
-	}
-	if d >= day {
-		fmt.Fprintf(&b, "%dd", d/day)
-		d %= day
-		if d == 0 {
-			return b.String()
-		}
-	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	b.WriteString(s)
-	return b.String()
-}
 
 // writeBacktestPlot draws the forecast of the last cutoff, with its
 // interval, against the actual values from two horizons before the cutoff

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ppa-autoscaler/ppa/host/backtest"
+	"github.com/ppa-autoscaler/ppa/host/flagkit"
 )
 
 const backtestData = "testdata/backtest_hourly.csv"
@@ -213,8 +214,8 @@ func TestFmtDuration(t *testing.T) {
 		{-2 * time.Hour, "-2h"},
 	}
 	for _, tc := range tests {
-		if got := fmtDuration(tc.d); got != tc.want {
-			t.Errorf("fmtDuration(%v) = %q, want %q", tc.d, got, tc.want)
+		if got := flagkit.FormatDuration(tc.d); got != tc.want {
+			t.Errorf("flagkit.FormatDuration(%v) = %q, want %q", tc.d, got, tc.want)
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 
 	"github.com/ppa-autoscaler/ppa/abi"
 	"github.com/ppa-autoscaler/ppa/host/engine"
+	"github.com/ppa-autoscaler/ppa/host/flagkit"
 	"github.com/ppa-autoscaler/ppa/host/plot"
 	"github.com/ppa-autoscaler/ppa/host/series"
 )
@@ -130,7 +130,7 @@ func (o *ForecastOptions) validate() (time.Duration, map[string]string, error) {
 			return 0, nil, fmt.Errorf("--plot: %w", err)
 		}
 	}
-	kv, err := parseParamFlags(o.Params)
+	kv, err := flagkit.ParseParams(o.Params)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -162,23 +162,6 @@ func (pf *pluginFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&pf.Plugin, "plugin", DefaultPlugin, "built-in plugin name or path to a .wasm file")
 	f.StringArrayVar(&pf.Params, "param", nil, "plugin parameter as name=value (repeatable)")
 	f.Uint64Var(&pf.Seed, "seed", 0, "seed for the plugin's random choices")
-}
-
-// parseParamFlags splits repeated --param name=value flags.
-func parseParamFlags(flags []string) (map[string]string, error) {
-	kv := map[string]string{}
-	for _, p := range flags {
-		name, value, ok := strings.Cut(p, "=")
-		name = strings.TrimSpace(name)
-		if !ok || name == "" {
-			return nil, fmt.Errorf("--param %q: want name=value", p)
-		}
-		if _, dup := kv[name]; dup {
-			return nil, fmt.Errorf("--param %q: parameter %q given twice", p, name)
-		}
-		kv[name] = value
-	}
-	return kv, nil
 }
 
 // Run reads the data, trains, forecasts and writes the result to w (or to

@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ppa-autoscaler/ppa/host/engine"
+	"github.com/ppa-autoscaler/ppa/host/flagkit"
 	"github.com/ppa-autoscaler/ppa/host/policy"
 	"github.com/ppa-autoscaler/ppa/plugins/builtin"
 )
@@ -189,13 +190,6 @@ func (a *App) openPlugin(ctx context.Context, ref string) (p *engine.Plugin, rel
 	}, nil
 }
 
-var logLevels = map[string]slog.Level{
-	"debug": slog.LevelDebug,
-	"info":  slog.LevelInfo,
-	"warn":  slog.LevelWarn,
-	"error": slog.LevelError,
-}
-
 // NewRootCommand builds the ppa command with every subcommand.
 func NewRootCommand(app *App) *cobra.Command {
 	if app.Out == nil {
@@ -214,9 +208,9 @@ other plugin is given as a path to its .wasm file.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			level, ok := logLevels[strings.ToLower(app.LogLevel)]
-			if !ok {
-				return fmt.Errorf("--log-level %q: want debug, info, warn or error", app.LogLevel)
+			level, err := flagkit.ParseLogLevel(app.LogLevel)
+			if err != nil {
+				return err
 			}
 			app.logger = slog.New(slog.NewTextHandler(app.Err, &slog.HandlerOptions{Level: level}))
 			return nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ppa-autoscaler/ppa/abi"
 	"github.com/ppa-autoscaler/ppa/host/decision"
+	"github.com/ppa-autoscaler/ppa/host/flagkit"
 	"github.com/ppa-autoscaler/ppa/host/plot"
 	"github.com/ppa-autoscaler/ppa/host/policy"
 	"github.com/ppa-autoscaler/ppa/host/series"
@@ -175,7 +176,7 @@ func (o *SimulateOptions) Run(ctx context.Context, app *App, w io.Writer) error 
 	if err != nil {
 		return err
 	}
-	kv, err := parseParamFlags(o.Params)
+	kv, err := flagkit.ParseParams(o.Params)
 	if err != nil {
 		return err
 	}

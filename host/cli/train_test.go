@@ -42,7 +42,7 @@ func TestTrainAndStorePlugins(t *testing.T) {
 		{"train with --history and --data", []string{"train", "--data", "testdata/hourly.csv", "--store", dir, "--model", "a/b", "--history", "7d"}, nil, "--history goes with --prometheus, not --data"},
 		{"train with --step and --data", []string{"train", "--data", "testdata/hourly.csv", "--store", dir, "--model", "a/b", "--step", "5m"}, nil, "--step goes with --prometheus, not --data"},
 		{"train with --end and --data", []string{"train", "--data", "testdata/hourly.csv", "--store", dir, "--model", "a/b", "--end", "2024-03-02T00:00:00Z"}, nil, "--end goes with --prometheus, not --data"},
-		{"train with a bad param", []string{"train", "--data", "testdata/hourly.csv", "--store", dir, "--model", "a/b", "--plugin", "seasonal-naive", "--param", "season"}, nil, `--param "season": want key=value`},
+		{"train with a bad param", []string{"train", "--data", "testdata/hourly.csv", "--store", dir, "--model", "a/b", "--plugin", "seasonal-naive", "--param", "season"}, nil, `--param "season": want name=value`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ppa-autoscaler/ppa/abi"
 	"github.com/ppa-autoscaler/ppa/host/decision"
+	"github.com/ppa-autoscaler/ppa/host/flagkit"
 	"github.com/ppa-autoscaler/ppa/host/local"
 	"github.com/ppa-autoscaler/ppa/host/promsource"
 	"github.com/ppa-autoscaler/ppa/host/runtime"
@@ -117,7 +118,7 @@ store keep the real time.`,
 	f.IntVar(&o.ScalerPort, "scaler-port", local.DefaultScalerPort, "KEDA external scaler gRPC port (0: any free port)")
 	f.StringVar(&o.ClockOffset, "clock-offset", "0", `shift of the runtime's and scaler's clock: "auto" (now = the end of the CSV file) or a signed duration`)
 	f.Float64Var(&o.TargetValue, "target-value", 100, "metric value one replica handles, for the printed trigger and grpcurl examples")
-	f.StringVar(&o.Horizon, "horizon", fmtDuration(scaler.DefaultHorizon), "lead time of the printed trigger and grpcurl examples")
+	f.StringVar(&o.Horizon, "horizon", flagkit.FormatDuration(scaler.DefaultHorizon), "lead time of the printed trigger and grpcurl examples")
 	return cmd
 }
 
@@ -130,66 +131,37 @@ func (o *UpOptions) options(app *App) (local.Options, error) {
 		return lo, fmt.Errorf("--model: %w", err)
 	}
 	tr := trainer.Options{Model: ref, Plugin: o.Plugin, Seed: o.Seed, Builtin: app.Builtin, Logger: app.Logger(), CreatedBy: "ppa up"}
-	if tr.Params, err = parseParamFlags(o.Params); err != nil {
+	if tr.Params, err = flagkit.ParseParams(o.Params); err != nil {
 		return lo, err
 	}
+	src := flagkit.Source{Data: o.Data, Prometheus: o.Prometheus, Query: o.Query, Aggregate: o.Aggregate}
+	for _, name := range []string{"history", "step"} {
+		if o.explicit[name] {
+			src.PrometheusOnly = append(src.PrometheusOnly, name)
+		}
+	}
+	csv, err := src.Check()
 	switch {
-	case o.Data != "" && o.Prometheus != "":
-		return lo, errors.New("--data and --prometheus: give one data source, not both")
-	case o.Data != "":
-		if o.Query != "" || o.Aggregate != "" {
-			return lo, errors.New("--query and --aggregate go with --prometheus, not --data")
-		}
-		for _, name := range []string{"history", "step"} {
-			if o.explicit[name] {
-				return lo, fmt.Errorf("--%s goes with --prometheus, not --data: a CSV file trains on all its rows at their own step", name)
-			}
-		}
+	case err != nil:
+		return lo, err
+	case csv:
 		tr.CSV = o.Data
-	case o.Prometheus != "":
-		if strings.TrimSpace(o.Query) == "" {
-			return lo, errors.New("--prometheus needs --query")
-		}
+	default:
 		p := &trainer.PrometheusSource{
 			Config:    promsource.Config{URL: o.Prometheus},
 			Query:     o.Query,
 			Aggregate: promsource.Aggregation(strings.ToLower(o.Aggregate)),
 		}
-		if p.History, err = parseDurationFlag("history", o.History, 0); err != nil {
+		if p.History, err = flagkit.ParseDurationFlag("history", o.History, 0); err != nil {
 			return lo, err
 		}
-		if p.Step, err = parseDurationFlag("step", o.Step, 0); err != nil {
+		if p.Step, err = flagkit.ParseDurationFlag("step", o.Step, 0); err != nil {
 			return lo, err
 		}
 		if p.Step <= 0 || p.History < p.Step {
 			return lo, fmt.Errorf("--history %s and --step %s: want a positive step no longer than the history", o.History, o.Step)
 		}
 		tr.Prometheus = p
-	default:
-		return lo, errors.New("no data: give --data FILE.csv or --prometheus URL --query PROMQL")
-	}
-	horizon, herr := abi.ParseDuration(o.Horizon)
-	if herr == nil && horizon > 0 {
-		// The policy search learns for the lead the trigger reads.
-		tr.Scaling = trainer.Scaling{Lead: horizon, TargetValue: o.TargetValue}
-	}
-	lo.Train = tr
-	if lo.Retrain, err = parseDurationFlag("retrain", o.Retrain, 0); err != nil {
-		return lo, err
-	}
-	if o.ClockOffset == clockOffsetAuto && o.Data == "" {
-		return lo, errors.New(`--clock-offset auto needs --data: it makes now the end of the CSV file`)
-	}
-	if o.ClockOffset != clockOffsetAuto && o.ClockOffset != "0" && o.ClockOffset != "" {
-		neg := strings.HasPrefix(o.ClockOffset, "-")
-		d, err := abi.ParseDuration(strings.TrimPrefix(strings.TrimPrefix(o.ClockOffset, "-"), "+"))
-		if err != nil {
-			return lo, fmt.Errorf(`--clock-offset: want "auto" or a signed duration: %w`, err)
-		}
-		if neg {
-			d = -d
-		}
-		lo.ClockOffset = d
 	}
 	if !(o.TargetValue > 0) {
 		return lo, fmt.Errorf("--target-value %v: want a positive number", o.TargetValue)
@@ -212,6 +184,26 @@ func (o *UpOptions) options(app *App) (local.Options, error) {
 		return lo, fmt.Errorf("--horizon: %w", err)
 	}
 	o.horizon = t.Horizon
+	// The policy search learns for the lead the trigger reads.
+	tr.Scaling = trainer.Scaling{Lead: o.horizon, TargetValue: o.TargetValue}
+	lo.Train = tr
+	if lo.Retrain, err = flagkit.ParseDurationFlag("retrain", o.Retrain, 0); err != nil {
+		return lo, err
+	}
+	if o.ClockOffset == clockOffsetAuto && o.Data == "" {
+		return lo, errors.New(`--clock-offset auto needs --data: it makes now the end of the CSV file`)
+	}
+	if o.ClockOffset != clockOffsetAuto && o.ClockOffset != "0" && o.ClockOffset != "" {
+		neg := strings.HasPrefix(o.ClockOffset, "-")
+		d, err := abi.ParseDuration(strings.TrimPrefix(strings.TrimPrefix(o.ClockOffset, "-"), "+"))
+		if err != nil {
+			return lo, fmt.Errorf(`--clock-offset: want "auto" or a signed duration: %w`, err)
+		}
+		if neg {
+			d = -d
+		}
+		lo.ClockOffset = d
+	}
 	lo.ListenAddress = o.ListenAddress
 	lo.HTTPPort, lo.GRPCPort, lo.ScalerPort = o.HTTPPort, o.GRPCPort, o.ScalerPort
 	lo.Now = app.Now
@@ -317,12 +309,12 @@ func (o *UpOptions) writeServing(w io.Writer, lo local.Options, ep local.Endpoin
 	fmt.Fprintln(w)
 	if lo.ClockOffset != 0 {
 		fmt.Fprintf(w, "clock:   shifted by %s: the runtime and the scaler take now = %s\n",
-			fmtDuration(lo.ClockOffset.Round(time.Second)), wall.Add(lo.ClockOffset).UTC().Format(time.RFC3339))
+			flagkit.FormatDuration(lo.ClockOffset.Round(time.Second)), wall.Add(lo.ClockOffset).UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintf(w, "runtime: REST http://%s (metrics on /metrics), gRPC %s, model %s\n", ep.RuntimeHTTP, ep.RuntimeGRPC, ref.Name)
 	fmt.Fprintf(w, "scaler:  gRPC %s (KEDA external scaler, runtime %s)\n", ep.Scaler, ep.RuntimeGRPC)
 	if lo.Retrain > 0 {
-		fmt.Fprintf(w, "retraining every %s\n", fmtDuration(lo.Retrain))
+		fmt.Fprintf(w, "retraining every %s\n", flagkit.FormatDuration(lo.Retrain))
 	}
 	horizon := o.horizon
 	target := strconv.FormatFloat(o.TargetValue, 'g', -1, 64)
@@ -364,5 +356,5 @@ KEDA ScaledObject trigger (spec.triggers; KEDA must reach %s, see --listen-addre
       horizon: "%s"        # lead time: the window [now, now+horizon] the forecast is read over
 %s
 Serving until Ctrl-C.
-`, fmtDuration(horizon), ep.RuntimeHTTP, ref.Name, infer, req, ep.Scaler, ep.Scaler, ep.Scaler, ref.Name, ref.Namespace, target, o.Horizon, extra)
+`, flagkit.FormatDuration(horizon), ep.RuntimeHTTP, ref.Name, infer, req, ep.Scaler, ep.Scaler, ep.Scaler, ref.Name, ref.Namespace, target, o.Horizon, extra)
 }

@@ -115,11 +115,11 @@ func TestUp(t *testing.T) {
 		{"csv", []string{"--data", data, "--clock-offset", "auto"}, false, time.Date(2026, 5, 1, 12, 34, 56, 0, time.UTC), []string{
 			"ppa up: training shop/checkout with seasonal-naive on " + data,
 			"clock:   shifted by -786d13h34m56s: the runtime and the scaler take now = 2024-03-05T23:00:00Z\n",
-			"window      2024-03-01T00:00:00Z .. 2024-03-05T23:00:00Z every 1h0m0s: 120 points, 3 missing",
+			"window      2024-03-01T00:00:00Z .. 2024-03-05T23:00:00Z every 1h: 120 points, 3 missing",
 		}},
 		{"prometheus", []string{"--prometheus", "PROM", "--query", `demand{app="web"}`, "--history", "5d", "--step", "1h"}, true, end, []string{
 			`ppa up: training shop/checkout with seasonal-naive on PROM demand{app="web"}`,
-			"window      2024-03-01T00:00:00Z .. 2024-03-05T23:00:00Z every 1h0m0s: 120 points, 3 missing",
+			"window      2024-03-01T00:00:00Z .. 2024-03-05T23:00:00Z every 1h: 120 points, 3 missing",
 		}},
 	}
 	for _, tc := range tests {

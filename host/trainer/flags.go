@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/ppa-autoscaler/ppa/abi"
+	"github.com/ppa-autoscaler/ppa/host/flagkit"
 	"github.com/ppa-autoscaler/ppa/host/promsource"
 	"github.com/ppa-autoscaler/ppa/host/store"
 )
@@ -77,42 +77,9 @@ func (m markedValue) Set(s string) error {
 	return m.Value.Set(s)
 }
 
-// Duration is a pflag value holding a duration in Go syntax with an
-// optional day suffix ("14d", "1d12h", "90s"), see abi.ParseDuration.
-type Duration time.Duration
-
-// String implements pflag.Value.
-func (d *Duration) String() string {
-	if *d == 0 {
-		return "0"
-	}
-	return formatDuration(time.Duration(*d))
-}
-
-// Set implements pflag.Value.
-func (d *Duration) Set(s string) error {
-	v, err := abi.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	if v < 0 {
-		return fmt.Errorf("%s is negative", s)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// Type implements pflag.Value.
-func (d *Duration) Type() string { return "duration" }
-
-// formatDuration renders whole days as "14d" and anything else as Go does.
-func formatDuration(d time.Duration) string {
-	const day = 24 * time.Hour
-	if d > 0 && d%day == 0 {
-		return fmt.Sprintf("%dd", d/day)
-	}
-	return d.String()
-}
+// Duration is a duration flag with an optional day suffix (see
+// flagkit.Duration).
+type Duration = flagkit.Duration
 
 // Register adds the flags to fs with their defaults (history 14d, step
 // 1m, plugin DefaultPlugin). createdBy is the default of --created-by.
@@ -176,26 +143,22 @@ func (f *Flags) Options(now func() time.Time) (Options, error) {
 	}
 	o.Model = ref
 	o.Version = f.Version
+	src := flagkit.Source{Data: f.Data, Prometheus: f.Prometheus, Query: f.Query, Aggregate: f.Aggregate}
+	for _, name := range []string{"history", "step"} {
+		if f.explicit[name] {
+			src.PrometheusOnly = append(src.PrometheusOnly, name)
+		}
+	}
+	if f.End != "" {
+		src.PrometheusOnly = append(src.PrometheusOnly, "end")
+	}
+	csv, err := src.Check()
 	switch {
-	case f.Data != "" && f.Prometheus != "":
-		return o, errors.New("--data and --prometheus: give one data source, not both")
-	case f.Data != "":
-		if f.Query != "" || f.Aggregate != "" {
-			return o, errors.New("--query and --aggregate go with --prometheus, not --data")
-		}
-		for _, name := range []string{"history", "step"} {
-			if f.explicit[name] {
-				return o, fmt.Errorf("--%s goes with --prometheus, not --data: a CSV file trains on all its rows at their own step", name)
-			}
-		}
-		if f.End != "" {
-			return o, errors.New("--end goes with --prometheus, not --data: a CSV file trains on all its rows")
-		}
+	case err != nil:
+		return o, err
+	case csv:
 		o.CSV = f.Data
-	case f.Prometheus != "":
-		if f.Query == "" {
-			return o, errors.New("--prometheus needs --query")
-		}
+	default:
 		p := &PrometheusSource{
 			Config: promsource.Config{
 				URL:                   f.Prometheus,
@@ -223,22 +186,9 @@ func (f *Flags) Options(now func() time.Time) (Options, error) {
 			p.End = end
 		}
 		o.Prometheus = p
-	default:
-		return o, errors.New("no data: give --data FILE.csv or --prometheus URL --query PROMQL")
 	}
-	if len(f.Params) > 0 {
-		o.Params = make(map[string]string, len(f.Params))
-		for _, kv := range f.Params {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok || strings.TrimSpace(k) == "" {
-				return o, fmt.Errorf("--param %q: want key=value", kv)
-			}
-			k = strings.TrimSpace(k)
-			if _, dup := o.Params[k]; dup {
-				return o, fmt.Errorf("--param %q: %s given twice", kv, k)
-			}
-			o.Params[k] = v
-		}
+	if o.Params, err = flagkit.ParseParams(f.Params); err != nil {
+		return o, err
 	}
 	o.Plugin = f.Plugin
 	o.Seed = f.Seed

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ppa-autoscaler/ppa/host/flagkit"
 	"github.com/ppa-autoscaler/ppa/host/policy"
 )
 
@@ -35,7 +36,7 @@ func (res *Result) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "data\t%s\n", what)
 	fmt.Fprintf(tw, "window\t%s .. %s every %s: %d points, %d missing\n",
-		d.Start.UTC().Format(time.RFC3339), d.End.UTC().Format(time.RFC3339), formatDuration(time.Duration(d.Step)), d.Points, d.Missing)
+		d.Start.UTC().Format(time.RFC3339), d.End.UTC().Format(time.RFC3339), flagkit.FormatDuration(time.Duration(d.Step)), d.Points, d.Missing)
 	if len(m.Parameters) > 0 {
 		keys := make([]string, 0, len(m.Parameters))
 		for k := range m.Parameters {
@@ -48,7 +49,7 @@ func (res *Result) WriteTable(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "parameters\t%s\n", strings.Join(parts, " "))
 	}
-	fmt.Fprintf(tw, "hold-out\t%s\n", formatDuration(time.Duration(res.HoldOut)))
+	fmt.Fprintf(tw, "hold-out\t%s\n", flagkit.FormatDuration(time.Duration(res.HoldOut)))
 	fmt.Fprintf(tw, "metrics\t%s\n", formatMetrics(res.Metrics))
 	fmt.Fprintf(tw, "model size\t%d bytes, sha256:%s\n", m.ModelSize, m.ModelSHA256)
 	if p := res.Policy; p != nil {

@@ -433,7 +433,7 @@ func TestResultOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, w := range []string{"model       shop/checkout", "ACCEPTED (accepted: mase", "season=1d", "20160 points, 7213 missing",
-		"every 1m0s", "hold-out    1d", "published by this run", "location    " + dir} {
+		"every 1m", "hold-out    1d", "published by this run", "location    " + dir} {
 		if !strings.Contains(table.String(), w) {
 			t.Errorf("table lacks %q:\n%s", w, table.String())
 		}
