@@ -47,7 +47,10 @@ func procStatusMiB(key string) (float64, error) {
 // returns its RSS before, at the peak and after.
 func runGrabbers(t testing.TB, capMiB, pool, calls int) memoryFigures {
 	wasm := guest(t, "oom")
-	e, err := engine.New(context.Background(), testConfig().WithMemoryLimitPages(uint32(capMiB*16)).WithPoolSize(pool))
+	// In process: a worker process's memory is its own (and ends with it);
+	// here the guests' memory is this process's, which is what is measured.
+	e, err := engine.New(context.Background(), testConfig().WithMemoryLimitPages(uint32(capMiB*16)).WithPoolSize(pool).
+		WithIsolation(engine.IsolationInProcess))
 	if err != nil {
 		t.Fatal(err)
 	}
