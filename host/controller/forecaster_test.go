@@ -148,7 +148,7 @@ func TestForecasterResolution(t *testing.T) {
 		{"newest-runnable", ppav1.ForecasterRef{Name: "resplug"}, ppav1.ReasonNotTrained, "resplug@1.10.0", "resplug-1.10.0"},
 		{"pinned", ppav1.ForecasterRef{Name: "resplug", Version: "1.2.0"}, ppav1.ReasonNotTrained, "resplug@1.2.0", "resplug-1.2.0"},
 		{"incompatible", ppav1.ForecasterRef{Name: "resplug", Version: "2.0.0"}, ppav1.ReasonForecasterIncompatible, "", ""},
-		{"builtin-pinned", ppav1.ForecasterRef{Name: "seasonalnaive", Version: "0.1.0"}, ppav1.ReasonNotTrained, "seasonalnaive@0.1.0", ""},
+		{"builtin-pinned", ppav1.ForecasterRef{Name: "seasonal-naive", Version: "0.1.0"}, ppav1.ReasonNotTrained, "seasonal-naive@0.1.0", ""},
 		{"missing-version", ppav1.ForecasterRef{Name: "resplug", Version: "9.9.9"}, ppav1.ReasonForecasterNotFound, "", ""},
 	}
 	for _, tc := range tests {

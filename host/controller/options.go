@@ -3,8 +3,9 @@ package controller
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
+
+	"github.com/ppa-autoscaler/ppa/plugins/builtin"
 )
 
 // Defaults of Options.
@@ -23,9 +24,12 @@ const (
 	DefaultDeploymentMode = "RawDeployment"
 )
 
-// DefaultBuiltinForecasters are the plugins built into the trainer and the
-// runtime (plugins/builtin): a Model may name them without a Forecaster.
-var DefaultBuiltinForecasters = []string{"prophet", "seasonalnaive"}
+// DefaultBuiltinForecasters returns the plugins built into the trainer and
+// the runtime, which a Model may name without a Forecaster: the names of
+// plugins/builtin (each plugin's self-described name, e.g. seasonal-naive),
+// the one source the trainer and runtime load them by. The controller, the
+// trainer and the runtime are built from one tree, so their sets agree.
+func DefaultBuiltinForecasters() []string { return builtin.Names() }
 
 // Options configure the reconcilers. Start from NewOptions.
 type Options struct {
@@ -55,7 +59,7 @@ func NewOptions() Options {
 	return Options{
 		TrainerImage:       DefaultTrainerImage,
 		TrainerCommand:     DefaultTrainerCommand,
-		BuiltinForecasters: slices.Clone(DefaultBuiltinForecasters),
+		BuiltinForecasters: DefaultBuiltinForecasters(),
 		GRPCPort:           DefaultGRPCPort,
 		DeploymentMode:     DefaultDeploymentMode,
 		Now:                time.Now,

@@ -333,7 +333,6 @@ func TestDefaults(t *testing.T) {
 		"grpc-port":                 "8081",
 		"leader-elect":              "true",
 		"leader-election-namespace": namespace,
-		"builtin-forecasters":       "prophet,seasonalnaive",
 		"deployment-mode":           "RawDeployment",
 	} {
 		if got, _ := argValue(ctrl.Args, flag); got != want {
@@ -473,7 +472,7 @@ func TestFullValues(t *testing.T) {
 		"default-store-uri":                store,
 		"default-store-credentials-secret": "acme-ppa-store",
 		"deployment-mode":                  "Serverless",
-		"builtin-forecasters":              "seasonalnaive",
+		"builtin-forecasters":              "seasonal-naive",
 		"log-level":                        "debug",
 		"trainer-image":                    "registry.example/ppa-trainer:v9.9.9",
 	} {
@@ -532,7 +531,7 @@ func TestFullValues(t *testing.T) {
 			defaults[p.Name] = p.Value.String()
 		}
 	}
-	for name, want := range map[string]string{"store": store, "plugin": "seasonalnaive", "history": "7d", "step": "1m"} {
+	for name, want := range map[string]string{"store": store, "plugin": "seasonal-naive", "history": "7d", "step": "1m"} {
 		if defaults[name] != want {
 			t.Errorf("workflow parameter %s defaults to %q, want %q", name, defaults[name], want)
 		}
