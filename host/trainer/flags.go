@@ -44,9 +44,13 @@ type Flags struct {
 	Version string
 	Plugin  string
 	Params  []string
-	Seed    uint64
-	HoldOut Duration
-	Season  Duration
+	// ParamList holds more plugin parameters, whitespace-separated
+	// key=value pairs in one argument (--params), for callers that cannot
+	// repeat a flag, such as an Argo template with one parameter.
+	ParamList string
+	Seed      uint64
+	HoldOut   Duration
+	Season    Duration
 
 	MaxMASE, MaxSMAPE, MaxMAPE, MinCoverage float64
 
@@ -126,6 +130,7 @@ func (f *Flags) Register(fs *pflag.FlagSet, createdBy string) {
 	fs.StringVar(&f.Version, "version", "", "version to write (default: a new time-sortable version); an existing version is refused")
 	fs.StringVar(&f.Plugin, "plugin", "", "forecaster plugin: NAME[@VERSION] (from the store, else built in) or PATH.wasm (default: the policy search picks a built-in one; "+DefaultPlugin+" with --no-policy)")
 	fs.StringArrayVar(&f.Params, "param", nil, "plugin parameter as key=value (repeatable)")
+	fs.StringVar(&f.ParamList, "params", "", "more plugin parameters: whitespace-separated key=value pairs (values without blanks)")
 	fs.Uint64Var(&f.Seed, "seed", 0, "seed passed to the plugin")
 	fs.Var(&f.HoldOut, "holdout", "backtest window at the end of the history (default: min(1d, 20% of the history))")
 	fs.Var(&f.Season, "season", "seasonal-naive lag of MASE (default: 1d when the history allows, else one step)")
@@ -200,16 +205,24 @@ func (f *Flags) Options(now func() time.Time) (Options, error) {
 	default:
 		return o, errors.New("no data: give --data FILE.csv or --prometheus URL --query PROMQL")
 	}
-	if len(f.Params) > 0 {
-		o.Params = make(map[string]string, len(f.Params))
-		for _, kv := range f.Params {
-			k, v, ok := strings.Cut(kv, "=")
+	type param struct{ flag, kv string }
+	var params []param
+	for _, kv := range f.Params {
+		params = append(params, param{"--param", kv})
+	}
+	for _, kv := range strings.Fields(f.ParamList) {
+		params = append(params, param{"--params", kv})
+	}
+	if len(params) > 0 {
+		o.Params = make(map[string]string, len(params))
+		for _, p := range params {
+			k, v, ok := strings.Cut(p.kv, "=")
 			if !ok || strings.TrimSpace(k) == "" {
-				return o, fmt.Errorf("--param %q: want key=value", kv)
+				return o, fmt.Errorf("%s %q: want key=value", p.flag, p.kv)
 			}
 			k = strings.TrimSpace(k)
 			if _, dup := o.Params[k]; dup {
-				return o, fmt.Errorf("--param %q: %s given twice", kv, k)
+				return o, fmt.Errorf("%s %q: %s given twice", p.flag, p.kv, k)
 			}
 			o.Params[k] = v
 		}
