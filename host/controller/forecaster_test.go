@@ -189,7 +189,7 @@ func TestForecasterResolution(t *testing.T) {
 			return hasCondition(m, ppav1.ConditionReady, metav1.ConditionFalse, ppav1.ReasonForecasterNotFound)
 		})
 		msg := meta.FindStatusCondition(m.Status.Conditions, ppav1.ConditionReady).Message
-		if !strings.Contains(msg, `forecaster "laterplug"`) || !strings.Contains(msg, "built in: prophet, seasonalnaive") {
+		if !strings.Contains(msg, `forecaster "laterplug"`) || !strings.Contains(msg, "built in: prophet, seasonal-naive") {
 			t.Errorf("message %q does not name the forecaster and the built-ins", msg)
 		}
 		createForecaster(t, c, newForecaster("laterplug", "0.1.0", "1.0.0"))

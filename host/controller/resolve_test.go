@@ -79,7 +79,7 @@ func TestResolve(t *testing.T) {
 			name:        "unknown",
 			edit:        func(m *ppav1.Model) { m.Spec.Forecaster = ppav1.ForecasterRef{Name: "arima", Version: "1.0.0"} },
 			wantReason:  ppav1.ReasonForecasterNotFound,
-			wantMessage: `forecaster "arima": no Forecaster arima-1.0.0 is registered and it is not a built-in plugin (built in: prophet, seasonalnaive)`,
+			wantMessage: `forecaster "arima": no Forecaster arima-1.0.0 is registered and it is not a built-in plugin (built in: prophet, seasonal-naive)`,
 		},
 	}
 	for _, tc := range tests {

@@ -113,9 +113,9 @@ func TestTrainerArgs(t *testing.T) {
 			edit: func(m *ppav1.Model) {
 				m.Spec.Source.Prometheus.Auth = &ppav1.PrometheusAuth{BearerToken: sel("prom", "token")}
 			},
-			plugin: "seasonalnaive",
+			plugin: "seasonal-naive",
 			want: cat(base, []string{"--prometheus-bearer-token-file", "/var/run/secrets/ppa/prometheus/bearer-token/value"},
-				store, []string{"--plugin", "seasonalnaive"}, tail),
+				store, []string{"--plugin", "seasonal-naive"}, tail),
 		},
 		{
 			name: "one gate limit",
