@@ -206,9 +206,9 @@ func TestModelLifecycle(t *testing.T) {
 		t.Fatalf("get cronworkflow: %v", err)
 	}
 	assertOwnedBy(t, &cw, m)
-	if !slices.Equal(cw.Spec.Schedules, []string{"0 * * * *"}) || cw.Spec.ConcurrencyPolicy != wfv1.ForbidConcurrent || cw.Spec.Suspend {
+	if cw.Spec.Schedule != "0 * * * *" || len(cw.Spec.Schedules) != 0 || cw.Spec.ConcurrencyPolicy != wfv1.ForbidConcurrent || cw.Spec.Suspend {
 		t.Errorf("cronworkflow: schedules %q concurrency %q suspend %v, want [0 * * * *] Forbid false",
-			cw.Spec.Schedules, cw.Spec.ConcurrencyPolicy, cw.Spec.Suspend)
+			cw.Spec.Schedule, cw.Spec.ConcurrencyPolicy, cw.Spec.Suspend)
 	}
 	if cw.Spec.WorkflowMetadata == nil || cw.Spec.WorkflowMetadata.Labels[LabelModel] != "checkout" ||
 		cw.Spec.WorkflowMetadata.Labels[LabelTraining] != trainingScheduled {
@@ -315,8 +315,8 @@ func TestModelLifecycle(t *testing.T) {
 		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "checkout-retrain"}, &cw); err != nil {
 			return false, err.Error()
 		}
-		return slices.Equal(cw.Spec.Schedules, []string{"30 2 * * *"}) && cw.Spec.Timezone == "Europe/Paris" && cw.Spec.Suspend,
-			fmt.Sprintf("schedules %q timezone %q suspend %v", cw.Spec.Schedules, cw.Spec.Timezone, cw.Spec.Suspend)
+		return cw.Spec.Schedule == "30 2 * * *" && cw.Spec.Timezone == "Europe/Paris" && cw.Spec.Suspend,
+			fmt.Sprintf("schedule %q timezone %q suspend %v", cw.Spec.Schedules, cw.Spec.Timezone, cw.Spec.Suspend)
 	})
 	m = waitModel(t, c, ns, "checkout", "schedule change observed", func(m *ppav1.Model) bool {
 		return m.Status.ObservedGeneration == m.Generation

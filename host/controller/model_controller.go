@@ -307,7 +307,7 @@ func (r *ModelReconciler) ensureCronWorkflow(ctx context.Context, m *ppav1.Model
 		return fmt.Errorf("cronworkflow %s: %w", cw.Name, err)
 	}
 	if op != controllerutil.OperationResultNone {
-		log.FromContext(ctx).Info("cronworkflow "+string(op), "cronworkflow", cw.Name, "schedule", cw.Spec.Schedules)
+		log.FromContext(ctx).Info("cronworkflow "+string(op), "cronworkflow", cw.Name, "schedule", cw.Spec.Schedule)
 	}
 	return nil
 }
@@ -331,13 +331,12 @@ func (r *ModelReconciler) ensureInferenceService(ctx context.Context, m *ppav1.M
 // observe updates st from the Model's training workflows and
 // InferenceService and returns the Trained and Serving conditions.
 func (r *ModelReconciler) observe(ctx context.Context, m *ppav1.Model, st *ppav1.ModelStatus) (trained, serving metav1.Condition, err error) {
-	var wfs wfv1.WorkflowList
-	if lerr := r.Client.List(ctx, &wfs, client.InNamespace(m.Namespace), client.MatchingLabels{LabelModel: m.Name}); lerr != nil {
+	if wfs, lerr := r.trainingWorkflows(ctx, m); lerr != nil {
 		err = fmt.Errorf("list workflows of model %s: %w", m.Name, lerr)
 		trained = metav1.Condition{Type: ppav1.ConditionTrained, Status: conditionStatus(st, ppav1.ConditionTrained),
 			Reason: ppav1.ReasonReconcileError, Message: err.Error()}
 	} else {
-		trained = applyTrainings(st, wfs.Items)
+		trained = applyTrainings(st, wfs)
 	}
 
 	var isvc kservev1beta1.InferenceService
@@ -356,6 +355,33 @@ func (r *ModelReconciler) observe(ctx context.Context, m *ppav1.Model, st *ppav1
 			Reason: ppav1.ReasonReconcileError, Message: gerr.Error()}
 	}
 	return trained, serving, err
+}
+
+// trainingWorkflows lists m's training Workflows: those labelled with the
+// Model, and those Argo started from its CronWorkflow. The second set
+// matters where Argo's full CRDs are installed: before 3.7 their schema
+// has no fields under spec.workflowMetadata, so the apiserver prunes the
+// labels the controller puts there, while Argo's own cron-workflow label
+// is always set.
+func (r *ModelReconciler) trainingWorkflows(ctx context.Context, m *ppav1.Model) ([]wfv1.Workflow, error) {
+	var byModel, byCron wfv1.WorkflowList
+	if err := r.Client.List(ctx, &byModel, client.InNamespace(m.Namespace), client.MatchingLabels{LabelModel: m.Name}); err != nil {
+		return nil, err
+	}
+	if err := r.Client.List(ctx, &byCron, client.InNamespace(m.Namespace), client.MatchingLabels{LabelArgoCronWorkflow: CronWorkflowName(m)}); err != nil {
+		return nil, err
+	}
+	out := byModel.Items
+	seen := make(map[types.UID]bool, len(out))
+	for _, wf := range out {
+		seen[wf.UID] = true
+	}
+	for _, wf := range byCron.Items {
+		if !seen[wf.UID] {
+			out = append(out, wf)
+		}
+	}
+	return out, nil
 }
 
 // conditionStatus is the current status of a condition, Unknown when
@@ -389,9 +415,13 @@ func (r *ModelReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// workflowToModel maps a training Workflow to its Model by LabelModel.
+// workflowToModel maps a training Workflow to its Model by LabelModel, else
+// by Argo's label naming the CronWorkflow that started it.
 func workflowToModel(_ context.Context, o client.Object) []reconcile.Request {
 	name := o.GetLabels()[LabelModel]
+	if name == "" {
+		name = modelOfCronWorkflow(o.GetLabels()[LabelArgoCronWorkflow])
+	}
 	if name == "" {
 		return nil
 	}

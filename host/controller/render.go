@@ -52,8 +52,25 @@ const (
 	historyLimit    = int32(3)
 )
 
+// LabelArgoCronWorkflow is the label Argo puts on each Workflow a
+// CronWorkflow starts, naming the CronWorkflow (Argo's
+// common.LabelKeyCronWorkflow).
+const LabelArgoCronWorkflow = "workflows.argoproj.io/cron-workflow"
+
+// cronWorkflowSuffix ends the name of a Model's CronWorkflow.
+const cronWorkflowSuffix = "-retrain"
+
 // CronWorkflowName is the name of m's retraining CronWorkflow.
-func CronWorkflowName(m *ppav1.Model) string { return m.Name + "-retrain" }
+func CronWorkflowName(m *ppav1.Model) string { return m.Name + cronWorkflowSuffix }
+
+// modelOfCronWorkflow is the Model whose CronWorkflow is named cw, or "".
+func modelOfCronWorkflow(cw string) string {
+	name, ok := strings.CutSuffix(cw, cronWorkflowSuffix)
+	if !ok {
+		return ""
+	}
+	return name
+}
 
 // InferenceServiceName is the name of m's InferenceService.
 func InferenceServiceName(m *ppav1.Model) string { return m.Name }
@@ -122,8 +139,10 @@ func (r *ModelReconciler) renderCronWorkflow(cw *wfv1.CronWorkflow, m *ppav1.Mod
 	cw.Labels = mergeLabels(cw.Labels, childLabels(m))
 	tr := m.Spec.Training
 	cw.Spec = wfv1.CronWorkflowSpec{
-		WorkflowSpec:               r.workflowSpec(m, args, t, trainingScheduled),
-		Schedules:                  []string{orDefault(tr.Schedule, ppav1.DefaultSchedule)},
+		WorkflowSpec: r.workflowSpec(m, args, t, trainingScheduled),
+		// schedule, not schedules: Argo 3.4 and 3.5 know only the former,
+		// 3.6 and later read both (schedule is deprecated there, not gone).
+		Schedule:                   orDefault(tr.Schedule, ppav1.DefaultSchedule),
 		Timezone:                   tr.TimeZone,
 		Suspend:                    tr.Suspend,
 		ConcurrencyPolicy:          wfv1.ForbidConcurrent,

@@ -91,7 +91,7 @@ func TestRenderCronWorkflow(t *testing.T) {
 	cw := &wfv1.CronWorkflow{}
 	r.renderCronWorkflow(cw, m, args, tr)
 	s := cw.Spec
-	if !slices.Equal(s.Schedules, []string{"0 * * * *"}) || s.Schedule != "" || s.ConcurrencyPolicy != wfv1.ForbidConcurrent ||
+	if s.Schedule != "0 * * * *" || len(s.Schedules) != 0 || s.ConcurrencyPolicy != wfv1.ForbidConcurrent ||
 		ptr.Deref(s.SuccessfulJobsHistoryLimit, 0) != 3 || ptr.Deref(s.FailedJobsHistoryLimit, 0) != 3 {
 		t.Errorf("cron spec: %+v", s)
 	}
