@@ -43,6 +43,10 @@ type ModelReconciler struct {
 	Scheme *runtime.Scheme
 	// Options configure what is rendered.
 	Options Options
+	// APIReader reads past the cache (the manager's API reader): for the
+	// runs of a CronWorkflow that lack the Model's label, which the cache
+	// of labelled Workflows does not hold. Nil: Client.
+	APIReader client.Reader
 }
 
 // errUnresolved reports a Model that cannot be rendered for a reason that
@@ -362,13 +366,19 @@ func (r *ModelReconciler) observe(ctx context.Context, m *ppav1.Model, st *ppav1
 // matters where Argo's full CRDs are installed: before 3.7 their schema
 // has no fields under spec.workflowMetadata, so the apiserver prunes the
 // labels the controller puts there, while Argo's own cron-workflow label
-// is always set.
+// is always set. Those runs are not in the cache (it holds labelled
+// Workflows only), so they are read from the API; the CronWorkflow's status
+// changes when they start and end, which triggers a reconcile.
 func (r *ModelReconciler) trainingWorkflows(ctx context.Context, m *ppav1.Model) ([]wfv1.Workflow, error) {
 	var byModel, byCron wfv1.WorkflowList
 	if err := r.Client.List(ctx, &byModel, client.InNamespace(m.Namespace), client.MatchingLabels{LabelModel: m.Name}); err != nil {
 		return nil, err
 	}
-	if err := r.Client.List(ctx, &byCron, client.InNamespace(m.Namespace), client.MatchingLabels{LabelArgoCronWorkflow: CronWorkflowName(m)}); err != nil {
+	reader := r.APIReader
+	if reader == nil {
+		reader = r.Client
+	}
+	if err := reader.List(ctx, &byCron, client.InNamespace(m.Namespace), client.MatchingLabels{LabelArgoCronWorkflow: CronWorkflowName(m)}); err != nil {
 		return nil, err
 	}
 	out := byModel.Items
