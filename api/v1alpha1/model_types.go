@@ -224,7 +224,10 @@ type TrainingSpec struct {
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 
 	// ServiceAccountName runs the training pods (Argo needs one allowed to
-	// report results). Default: the namespace's default.
+	// report results). Default: the controller's training ServiceAccount
+	// (ppa-controller --training-service-account, ppa-workflow by
+	// default), which the controller creates in the namespace with a Role
+	// that lets Argo's executor report results.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`

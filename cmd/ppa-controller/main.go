@@ -51,6 +51,8 @@ func run(args []string) error {
 	fs.StringVar(&opts.TrainerCommand, "trainer-command", opts.TrainerCommand, "trainer executable in --trainer-image")
 	fs.StringVar(&opts.DefaultStoreURI, "default-store-uri", "", "store of Models without spec.store: s3://BUCKET/PREFIX or a directory")
 	fs.StringVar(&opts.DefaultStoreCredentialsSecret, "default-store-credentials-secret", "", "Secret (in each Model's namespace) with the default store's credentials")
+	fs.StringVar(&opts.StoreCredentialsNamespace, "store-credentials-namespace", "", "namespace of the original --default-store-credentials-secret, copied into the namespaces of Models using the default store (empty: no copies)")
+	fs.StringVar(&opts.TrainingServiceAccount, "training-service-account", opts.TrainingServiceAccount, "ServiceAccount of the training pods of Models naming none, created with its Role in their namespace (empty: the namespace's default)")
 	fs.StringVar(&builtins, "builtin-forecasters", strings.Join(opts.BuiltinForecasters, ","), "comma-separated plugins built into the trainer and runtime")
 	fs.Func("grpc-port", fmt.Sprintf("predictor gRPC port for Model.status.endpoint (default %d)", opts.GRPCPort), func(s string) error {
 		var p int32

@@ -127,6 +127,9 @@ func (r *ModelReconciler) render(ctx context.Context, m *ppav1.Model, st *ppav1.
 	if err != nil {
 		return err
 	}
+	if err := r.ensureNamespace(ctx, m, t); err != nil {
+		return err
+	}
 	args := TrainerArgs(m, t.plugin, t.storeURI)
 	if err := r.ensureInitialWorkflow(ctx, m, args, t); err != nil {
 		return err

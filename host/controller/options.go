@@ -22,6 +22,10 @@ const (
 	// DefaultDeploymentMode is KServe's raw deployment mode: a Deployment
 	// and a Service per predictor, no Knative.
 	DefaultDeploymentMode = "RawDeployment"
+	// DefaultTrainingServiceAccount is the ServiceAccount the controller
+	// provides in each Model's namespace for the training pods (the
+	// chart's training ServiceAccount name with release "ppa").
+	DefaultTrainingServiceAccount = "ppa-workflow"
 )
 
 // DefaultBuiltinForecasters returns the plugins built into the trainer and
@@ -42,6 +46,16 @@ type Options struct {
 	// DefaultStoreCredentialsSecret is the credentials Secret name that
 	// goes with DefaultStoreURI (looked up in each Model's namespace).
 	DefaultStoreCredentialsSecret string
+	// TrainingServiceAccount is the ServiceAccount of the training pods of
+	// Models that name none; the controller creates it in their namespace
+	// with a Role that lets Argo's executor report results. Empty: none
+	// (the namespace's default ServiceAccount).
+	TrainingServiceAccount string
+	// StoreCredentialsNamespace holds the original of
+	// DefaultStoreCredentialsSecret; the controller copies it into the
+	// namespaces of Models that use the default store. Empty: no copies
+	// (create the Secret in every Model namespace).
+	StoreCredentialsNamespace string
 	// BuiltinForecasters are the plugin names a Model may use without a
 	// registered Forecaster.
 	BuiltinForecasters []string
@@ -57,12 +71,13 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions() Options {
 	return Options{
-		TrainerImage:       DefaultTrainerImage,
-		TrainerCommand:     DefaultTrainerCommand,
-		BuiltinForecasters: DefaultBuiltinForecasters(),
-		GRPCPort:           DefaultGRPCPort,
-		DeploymentMode:     DefaultDeploymentMode,
-		Now:                time.Now,
+		TrainerImage:           DefaultTrainerImage,
+		TrainerCommand:         DefaultTrainerCommand,
+		TrainingServiceAccount: DefaultTrainingServiceAccount,
+		BuiltinForecasters:     DefaultBuiltinForecasters(),
+		GRPCPort:               DefaultGRPCPort,
+		DeploymentMode:         DefaultDeploymentMode,
+		Now:                    time.Now,
 	}
 }
 

@@ -109,7 +109,7 @@ func (r *ModelReconciler) workflowSpec(m *ppav1.Model, args []string, t training
 	tr := m.Spec.Training
 	return wfv1.WorkflowSpec{
 		Entrypoint:         TemplateTrain,
-		ServiceAccountName: tr.ServiceAccountName,
+		ServiceAccountName: r.trainingServiceAccount(m),
 		PodGC:              &wfv1.PodGC{Strategy: wfv1.PodGCOnPodSuccess},
 		Volumes:            vols,
 		Templates: []wfv1.Template{{

@@ -333,6 +333,7 @@ func TestDefaults(t *testing.T) {
 		"grpc-port":                 "8081",
 		"leader-elect":              "true",
 		"leader-election-namespace": namespace,
+		"training-service-account":  "ppa-workflow",
 		"deployment-mode":           "RawDeployment",
 	} {
 		if got, _ := argValue(ctrl.Args, flag); got != want {
@@ -471,6 +472,7 @@ func TestFullValues(t *testing.T) {
 	for flag, want := range map[string]string{
 		"default-store-uri":                store,
 		"default-store-credentials-secret": "acme-ppa-store",
+		"store-credentials-namespace":      namespace,
 		"deployment-mode":                  "Serverless",
 		"builtin-forecasters":              "seasonal-naive",
 		"log-level":                        "debug",
