@@ -62,6 +62,14 @@ func run(args []string) error {
 		opts.GRPCPort = p
 		return nil
 	})
+	fs.Func("training-pod", fmt.Sprintf("JSON settings of every training Workflow: activeDeadlineSeconds, retries, imagePullSecrets, securityContext, containerSecurityContext, nodeSelector, tolerations, affinity, priorityClassName (default %s)", opts.TrainingPod), func(s string) error {
+		p, err := controller.ParseTrainingPod(s)
+		if err != nil {
+			return err
+		}
+		opts.TrainingPod = p
+		return nil
+	})
 	fs.StringVar(&opts.DeploymentMode, "deployment-mode", opts.DeploymentMode, "KServe deployment mode of the InferenceServices (empty: KServe's default)")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {

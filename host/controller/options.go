@@ -56,6 +56,9 @@ type Options struct {
 	// namespaces of Models that use the default store. Empty: no copies
 	// (create the Secret in every Model namespace).
 	StoreCredentialsNamespace string
+	// TrainingPod are the settings of every training Workflow (deadline,
+	// retries, pull secrets, security contexts, placement).
+	TrainingPod TrainingPod
 	// BuiltinForecasters are the plugin names a Model may use without a
 	// registered Forecaster.
 	BuiltinForecasters []string
@@ -74,6 +77,7 @@ func NewOptions() Options {
 		TrainerImage:           DefaultTrainerImage,
 		TrainerCommand:         DefaultTrainerCommand,
 		TrainingServiceAccount: DefaultTrainingServiceAccount,
+		TrainingPod:            DefaultTrainingPod(),
 		BuiltinForecasters:     DefaultBuiltinForecasters(),
 		GRPCPort:               DefaultGRPCPort,
 		DeploymentMode:         DefaultDeploymentMode,
@@ -92,6 +96,9 @@ func (o Options) Validate() error {
 	}
 	if o.GRPCPort < 1 || o.GRPCPort > 65535 {
 		errs = append(errs, fmt.Errorf("grpc port %d: want 1..65535", o.GRPCPort))
+	}
+	if err := o.TrainingPod.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.DefaultStoreCredentialsSecret != "" && o.DefaultStoreURI == "" {
 		errs = append(errs, errors.New("default store credentials secret: set without a default store URI"))
