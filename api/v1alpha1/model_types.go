@@ -383,8 +383,14 @@ type ResolvedForecaster struct {
 	// +optional
 	Forecaster string `json:"forecaster,omitempty"`
 	// SHA256 is the registered artifact's digest, empty for a built-in.
+	// The trainer gets it as --plugin-sha256 and checks every load.
 	// +optional
 	SHA256 string `json:"sha256,omitempty"`
+	// URI is the registered artifact's location, empty for a built-in.
+	// The trainer gets it as --plugin-uri and fetches the artifact into
+	// the store when the store lacks it.
+	// +optional
+	URI string `json:"uri,omitempty"`
 }
 
 // Model is one metric that PPA forecasts: its source, forecaster,

@@ -133,14 +133,14 @@ func initialWorkflows(t *testing.T, c client.Client, ns, model string) []wfv1.Wo
 
 // checkTrainerTemplate checks a workflow spec's training template against
 // the Model.
-func checkTrainerTemplate(t *testing.T, spec *wfv1.WorkflowSpec, m *ppav1.Model, plugin string) {
+func checkTrainerTemplate(t *testing.T, spec *wfv1.WorkflowSpec, m *ppav1.Model, plugin string, pin ...string) {
 	t.Helper()
 	if spec.Entrypoint != TemplateTrain || len(spec.Templates) != 1 || spec.Templates[0].Container == nil {
 		t.Fatalf("workflow spec: entrypoint %q, %d templates; want one container template %q", spec.Entrypoint, len(spec.Templates), TemplateTrain)
 	}
 	tmpl := spec.Templates[0]
 	c := tmpl.Container
-	wantArgs := TrainerArgs(m, plugin, m.Spec.Store.URI)
+	wantArgs := append(TrainerArgs(m, plugin, m.Spec.Store.URI), pin...)
 	if c.Image != testTrainerImage || !slices.Equal(c.Command, []string{DefaultTrainerCommand}) || !slices.Equal(c.Args, wantArgs) {
 		t.Errorf("trainer container: image %q command %q args %q\nwant %q %q %q", c.Image, c.Command, c.Args, testTrainerImage, DefaultTrainerCommand, wantArgs)
 	}

@@ -175,7 +175,18 @@ func TestForecasterResolution(t *testing.T) {
 			if len(wfs) != 1 {
 				t.Fatalf("%d workflows, want 1", len(wfs))
 			}
-			checkTrainerTemplate(t, &wfs[0].Spec, m, tc.wantPlugin)
+			// A registered Forecaster's digest and artifact reach the
+			// trainer, which checks the one and fetches the other.
+			var pin []string
+			if tc.wantName != "" {
+				name, version, _ := strings.Cut(tc.wantPlugin, "@")
+				uri := newForecaster(name, version, "").Spec.URI
+				pin = []string{"--plugin-sha256", digest, "--plugin-uri", uri}
+				if r.URI != uri {
+					t.Errorf("resolved uri %q, want %q", r.URI, uri)
+				}
+			}
+			checkTrainerTemplate(t, &wfs[0].Spec, m, tc.wantPlugin, pin...)
 		})
 	}
 

@@ -130,7 +130,7 @@ func (r *ModelReconciler) render(ctx context.Context, m *ppav1.Model, st *ppav1.
 	if err := r.ensureNamespace(ctx, m, t); err != nil {
 		return err
 	}
-	args := TrainerArgs(m, t.plugin, t.storeURI)
+	args := append(TrainerArgs(m, t.plugin, t.storeURI), TrainerPluginPinArgs(t.pluginSHA256, t.pluginURI)...)
 	if err := r.ensureInitialWorkflow(ctx, m, args, t); err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func (r *ModelReconciler) resolve(ctx context.Context, m *ppav1.Model, st *ppav1
 		return t, err
 	}
 	st.Forecaster = resolved
-	t.plugin = resolved.Plugin
+	t.plugin, t.pluginSHA256, t.pluginURI = resolved.Plugin, resolved.SHA256, resolved.URI
 	return t, nil
 }
 
@@ -206,7 +206,7 @@ func (r *ModelReconciler) resolveForecaster(ctx context.Context, ref ppav1.Forec
 		if err := checkABI(f.Spec.ABIVersion); err != nil {
 			return nil, &errUnresolved{ppav1.ReasonForecasterIncompatible, fmt.Sprintf("forecaster %s: %v", f.Name, err)}
 		}
-		return &ppav1.ResolvedForecaster{Plugin: f.Spec.Name + "@" + f.Spec.Version, Forecaster: f.Name, SHA256: f.Spec.SHA256}, nil
+		return &ppav1.ResolvedForecaster{Plugin: f.Spec.Name + "@" + f.Spec.Version, Forecaster: f.Name, SHA256: f.Spec.SHA256, URI: f.Spec.URI}, nil
 	}
 	if slices.Contains(r.Options.BuiltinForecasters, ref.Name) {
 		plugin := ref.Name

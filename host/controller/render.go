@@ -101,9 +101,11 @@ func withLabel(l map[string]string, k, v string) map[string]string {
 
 // training is the resolved input of m's trainings.
 type training struct {
-	plugin      string
-	storeURI    string
-	storeSecret string
+	plugin string
+	// pluginSHA256 and pluginURI pin a registered Forecaster's artifact.
+	pluginSHA256, pluginURI string
+	storeURI                string
+	storeSecret             string
 }
 
 // workflowSpec is the spec shared by the first-training Workflow and the
