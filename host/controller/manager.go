@@ -49,7 +49,8 @@ func CacheOptions() (cache.Options, error) {
 
 // Setup adds the Model and Forecaster reconcilers to mgr.
 func Setup(mgr ctrl.Manager, o Options) error {
-	models := &ModelReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Options: o}
+	models := &ModelReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Options: o,
+		Recorder: mgr.GetEventRecorderFor(EventSource)}
 	if err := models.SetupWithManager(mgr); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -43,6 +44,9 @@ type ModelReconciler struct {
 	Scheme *runtime.Scheme
 	// Options configure what is rendered.
 	Options Options
+	// Recorder emits an Event on the Model for every condition
+	// transition; nil: none.
+	Recorder record.EventRecorder
 	// APIReader reads past the cache (the manager's API reader): for the
 	// runs of a CronWorkflow that lack the Model's label, which the cache
 	// of labelled Workflows does not hold. Nil: Client.
@@ -110,6 +114,7 @@ func (r *ModelReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		}
 		logger.V(1).Info("status updated", "ready", ready.Status, "reason", ready.Reason,
 			"servingVersion", st.ServingVersion, "endpoint", st.Endpoint)
+		emitTransitions(r.Recorder, &m, orig.Status.Conditions, m.Status.Conditions)
 	}
 	if unresolved != nil {
 		// Nothing to retry: a change of the Model or of a Forecaster
