@@ -319,9 +319,11 @@ type ModelStatus struct {
 	// +optional
 	LatestVersion string `json:"latestVersion,omitempty"`
 
-	// ServingVersion is the newest version the quality gate accepted:
-	// the one the runtime serves (it follows the store's newest accepted
-	// version).
+	// ServingVersion is the version the runtime serves, as the runtime
+	// itself reports it (the controller asks it, ppa-controller
+	// --ask-runtime, the default): also a version trained outside the
+	// controller's workflows. Without asking: the newest version the
+	// controller's trainings stored and the quality gate accepted.
 	// +optional
 	ServingVersion string `json:"servingVersion,omitempty"`
 

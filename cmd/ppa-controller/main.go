@@ -70,12 +70,17 @@ func run(args []string) error {
 		opts.TrainingPod = p
 		return nil
 	})
+	askRuntime := fs.Bool("ask-runtime", true, "ask each ready predictor's runtime (gRPC ModelMetadata) which version it serves: status.servingVersion and Serving come from its answer")
+	fs.DurationVar(&opts.RuntimeStatusInterval, "runtime-status-interval", opts.RuntimeStatusInterval, "how often a Model is reconciled again to ask its runtime (with --ask-runtime)")
 	fs.StringVar(&opts.DeploymentMode, "deployment-mode", opts.DeploymentMode, "KServe deployment mode of the InferenceServices (empty: KServe's default)")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	opts.BuiltinForecasters = splitList(builtins)
+	if *askRuntime {
+		opts.Runtime = &controller.GRPCRuntime{}
+	}
 	if err := opts.Validate(); err != nil {
 		return err
 	}

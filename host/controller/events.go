@@ -21,6 +21,7 @@ var warningReasons = map[string]bool{
 	ppav1.ReasonForecasterNotFound:     true,
 	ppav1.ReasonForecasterIncompatible: true,
 	ppav1.ReasonNoStore:                true,
+	ppav1.ReasonModelNotServed:         true,
 }
 
 // conditionTypes are the Model's conditions, in the order their Events are

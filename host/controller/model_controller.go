@@ -122,7 +122,11 @@ func (r *ModelReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		logger.Info("model not rendered", "reason", unresolved.reason, "message", unresolved.message)
 		renderErr = nil
 	}
-	return ctrl.Result{}, errors.Join(renderErr, statusErr)
+	var res ctrl.Result
+	if r.Options.Runtime != nil && r.Options.RuntimeStatusInterval > 0 {
+		res.RequeueAfter = r.Options.RuntimeStatusInterval
+	}
+	return res, errors.Join(renderErr, statusErr)
 }
 
 // render resolves the Model's store and forecaster and creates or updates
@@ -356,6 +360,13 @@ func (r *ModelReconciler) observe(ctx context.Context, m *ppav1.Model, st *ppav1
 	switch {
 	case gerr == nil:
 		serving = applyServing(st, &isvc, r.Options.GRPCPort)
+		if serving.Status == metav1.ConditionTrue && r.Options.Runtime != nil {
+			serving = r.askRuntime(ctx, m, st)
+			if serving.Status == metav1.ConditionTrue && trained.Status != metav1.ConditionTrue {
+				trained = metav1.Condition{Type: ppav1.ConditionTrained, Status: metav1.ConditionTrue, Reason: ppav1.ReasonVersionServed,
+					Message: "the runtime serves version " + st.ServingVersion + ", trained outside the controller's workflows"}
+			}
+		}
 	case apierrors.IsNotFound(gerr):
 		st.Endpoint = ""
 		serving = metav1.Condition{Type: ppav1.ConditionServing, Status: metav1.ConditionFalse,
@@ -367,6 +378,20 @@ func (r *ModelReconciler) observe(ctx context.Context, m *ppav1.Model, st *ppav1
 			Reason: ppav1.ReasonReconcileError, Message: gerr.Error()}
 	}
 	return trained, serving, err
+}
+
+// askRuntime asks the runtime behind st.Endpoint which version of m it
+// serves: that version becomes status.servingVersion, and a runtime that
+// serves none (or cannot be asked) makes Serving False.
+func (r *ModelReconciler) askRuntime(ctx context.Context, m *ppav1.Model, st *ppav1.ModelStatus) metav1.Condition {
+	v, err := r.Options.Runtime.ServedVersion(ctx, st.Endpoint, m.Name)
+	if err != nil {
+		return metav1.Condition{Type: ppav1.ConditionServing, Status: metav1.ConditionFalse,
+			Reason: ppav1.ReasonModelNotServed, Message: err.Error()}
+	}
+	st.ServingVersion = v
+	return metav1.Condition{Type: ppav1.ConditionServing, Status: metav1.ConditionTrue,
+		Reason: ppav1.ReasonModelServed, Message: "the runtime at " + st.Endpoint + " serves version " + v}
 }
 
 // trainingWorkflows lists m's training Workflows: those labelled with the

@@ -56,6 +56,14 @@ type Options struct {
 	// namespaces of Models that use the default store. Empty: no copies
 	// (create the Secret in every Model namespace).
 	StoreCredentialsNamespace string
+	// Runtime, when set, is asked what each ready InferenceService's
+	// runtime serves: status.servingVersion is then the version the
+	// runtime reports, and Serving is False while it serves none. Nil: the
+	// status comes from the training workflows alone.
+	Runtime RuntimeQuerier
+	// RuntimeStatusInterval is how often a Model whose runtime is asked is
+	// reconciled again (a runtime switches versions on its own).
+	RuntimeStatusInterval time.Duration
 	// TrainingPod are the settings of every training Workflow (deadline,
 	// retries, pull secrets, security contexts, placement).
 	TrainingPod TrainingPod
@@ -78,6 +86,7 @@ func NewOptions() Options {
 		TrainerCommand:         DefaultTrainerCommand,
 		TrainingServiceAccount: DefaultTrainingServiceAccount,
 		TrainingPod:            DefaultTrainingPod(),
+		RuntimeStatusInterval:  time.Minute,
 		BuiltinForecasters:     DefaultBuiltinForecasters(),
 		GRPCPort:               DefaultGRPCPort,
 		DeploymentMode:         DefaultDeploymentMode,
