@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ppav1 "github.com/ppa-autoscaler/ppa/api/v1alpha1"
+	"github.com/ppa-autoscaler/ppa/plugins/builtin"
 )
 
 const digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -200,7 +201,7 @@ func TestForecasterResolution(t *testing.T) {
 			return hasCondition(m, ppav1.ConditionReady, metav1.ConditionFalse, ppav1.ReasonForecasterNotFound)
 		})
 		msg := meta.FindStatusCondition(m.Status.Conditions, ppav1.ConditionReady).Message
-		if !strings.Contains(msg, `forecaster "laterplug"`) || !strings.Contains(msg, "built in: prophet, seasonal-naive") {
+		if !strings.Contains(msg, `forecaster "laterplug"`) || !strings.Contains(msg, "built in: "+strings.Join(builtin.Names(), ", ")) {
 			t.Errorf("message %q does not name the forecaster and the built-ins", msg)
 		}
 		createForecaster(t, c, newForecaster("laterplug", "0.1.0", "1.0.0"))
