@@ -82,7 +82,7 @@ func TestImagesRunUnderRunc(t *testing.T) {
 				}
 			}
 			args := append(append([]string{}, cfg.Entrypoint...), c.args...)
-			if err := writeRuncConfig(t, runc, bundle, args, cfg.Env, cfg.WorkingDir); err != nil {
+			if err := writeRuncConfig(t, runc, bundle, args, cfg.Env, cfg.WorkingDir, nil); err != nil {
 				t.Fatal(err)
 			}
 			got, err := runContainer(t, runc, bundle, name)
@@ -95,6 +95,64 @@ func TestImagesRunUnderRunc(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTrainerImageTrains: a real call, as a training pod makes it: the
+// trainer image trains the built-in seasonal-naive plugin on a bundled trace
+// into a store on a volume, as 65532, with a read-only root and /tmp an
+// empty writable volume (the controller's Workflows mount one there).
+func TestTrainerImageTrains(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("runc runs Linux containers only")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("runc needs root here (no rootless setup): run the test as root, as CI does")
+	}
+	root := repoRoot(t)
+	out := buildImages(t, root)
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Fatalf("runc not found: run 'make deps': %v", err)
+	}
+	idx, err := openLayout(filepath.Join(out, "ppa-trainer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := idx.image("linux/" + runtime.GOARCH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := t.TempDir()
+	if err := img.unpack(filepath.Join(bundle, "rootfs")); err != nil {
+		t.Fatal(err)
+	}
+	store := t.TempDir()
+	if err := os.Chown(store, nonroot, nonroot); err != nil {
+		t.Fatal(err)
+	}
+	trace := filepath.Join(root, "testdata", "traces", "nasa-http-1m-14d.csv")
+	mounts := []map[string]any{
+		{"destination": "/data/trace.csv", "type": "bind", "source": trace, "options": []string{"rbind", "ro"}},
+		{"destination": "/store", "type": "bind", "source": store, "options": []string{"rbind", "rw"}},
+		{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": []string{"nosuid", "nodev", "mode=1777"}},
+	}
+	cfg := img.config.Config
+	args := append(append([]string{}, cfg.Entrypoint...), "--data", "/data/trace.csv", "--store", "/store",
+		"--model", "shop/smoke", "--plugin", "seasonal-naive", "--result-file", "/tmp/result.json")
+	if err := writeRuncConfig(t, runc, bundle, args, cfg.Env, cfg.WorkingDir, mounts); err != nil {
+		t.Fatal(err)
+	}
+	got, err := runContainer(t, runc, bundle, "ppa-trainer-train")
+	if err != nil {
+		t.Fatalf("ppa-trainer in its image: %v\n%s", err, got)
+	}
+	if !strings.Contains(got, `"version"`) || !strings.Contains(got, `"model": "shop/smoke"`) && !strings.Contains(got, `"model":"shop/smoke"`) {
+		t.Errorf("no training result for shop/smoke in the output:\n%s", got)
+	}
+	versions, err := filepath.Glob(filepath.Join(store, "models", "shop", "smoke", "*", "manifest.json"))
+	if err != nil || len(versions) != 1 {
+		t.Errorf("store holds %v (%v), want one version of shop/smoke", versions, err)
 	}
 }
 
@@ -121,8 +179,8 @@ func buildImages(t *testing.T, root string) string {
 
 // writeRuncConfig writes bundle/config.json: runc's default spec, changed to
 // run args as the image user with the image's environment, a read-only
-// root file system and no terminal.
-func writeRuncConfig(t *testing.T, runc, bundle string, args, env []string, cwd string) error {
+// root file system, no terminal, and mounts (OCI mount objects) added.
+func writeRuncConfig(t *testing.T, runc, bundle string, args, env []string, cwd string, mounts []map[string]any) error {
 	t.Helper()
 	cmd := exec.Command(runc, "spec", "--bundle", bundle)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -150,6 +208,13 @@ func writeRuncConfig(t *testing.T, runc, bundle string, args, env []string, cwd 
 	proc["cwd"] = cwd
 	proc["user"] = map[string]any{"uid": nonroot, "gid": nonroot}
 	spec["root"] = map[string]any{"path": "rootfs", "readonly": true}
+	if len(mounts) > 0 {
+		base, _ := spec["mounts"].([]any)
+		for _, m := range mounts {
+			base = append(base, m)
+		}
+		spec["mounts"] = base
+	}
 	raw, err = json.MarshalIndent(spec, "", "\t")
 	if err != nil {
 		return fmt.Errorf("encode runc config: %w", err)
