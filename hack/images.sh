@@ -205,7 +205,10 @@ log "base image: $BASE_DIGEST ($PLATFORMS)"
 
 # --- the images ------------------------------------------------------------
 export KOCACHE KO_DEFAULTBASEIMAGE="base.invalid/ppa-base@$BASE_DIGEST" KO_DOCKER_REPO=$IMAGE_REPO
-export CGO_ENABLED=0 GOFLAGS=-trimpath KO_DATA_DATE_EPOCH=$SOURCE_DATE_EPOCH
+# -buildvcs=false: the binaries carry no git state, so the same sources give
+# the same images whether the tree is clean or not (the input hash above
+# covers the sources, not git).
+export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath -buildvcs=false" KO_DATA_DATE_EPOCH=$SOURCE_DATE_EPOCH
 # `ko build` offline: no registry is ever contacted (--push=false, the base
 # from the cache).
 : >"$WORK/images.txt"
