@@ -22,20 +22,22 @@ var warningReasons = map[string]bool{
 	ppav1.ReasonForecasterIncompatible: true,
 	ppav1.ReasonNoStore:                true,
 	ppav1.ReasonModelNotServed:         true,
+	ppav1.ReasonABIUnsupported:         true,
 }
 
-// conditionTypes are the Model's conditions, in the order their Events are
-// emitted.
-var conditionTypes = []string{ppav1.ConditionTrained, ppav1.ConditionServing, ppav1.ConditionReady}
+// modelConditions are the Model's conditions, in the order their Events
+// are emitted.
+var modelConditions = []string{ppav1.ConditionTrained, ppav1.ConditionServing, ppav1.ConditionReady}
 
-// emitTransitions records an Event on obj for every condition whose status
-// or reason differs between before and after (a condition that appears is
-// a transition too). The Event's reason is the condition's new reason.
-func emitTransitions(rec record.EventRecorder, obj runtime.Object, before, after []metav1.Condition) {
+// emitTransitions records an Event on obj for every condition of the given
+// types whose status or reason differs between before and after (a
+// condition that appears is a transition too). The Event's reason is the
+// condition's new reason.
+func emitTransitions(rec record.EventRecorder, obj runtime.Object, before, after []metav1.Condition, types ...string) {
 	if rec == nil {
 		return
 	}
-	for _, t := range conditionTypes {
+	for _, t := range types {
 		c := meta.FindStatusCondition(after, t)
 		if c == nil {
 			continue

@@ -8,8 +8,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	ppav1 "github.com/ppa-autoscaler/ppa/api/v1alpha1"
 )
@@ -39,7 +42,7 @@ func TestEmitTransitions(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := record.NewFakeRecorder(10)
-			emitTransitions(rec, &ppav1.Model{}, tt.before, tt.after)
+			emitTransitions(rec, &ppav1.Model{}, tt.before, tt.after, modelConditions...)
 			close(rec.Events)
 			var got []string
 			for e := range rec.Events {
@@ -78,4 +81,32 @@ func TestModelEvents(t *testing.T) {
 		}
 		return false, fmt.Sprintf("events %v", seen)
 	})
+}
+
+// TestForecasterEvents: a Forecaster whose ABI this host cannot run gets a
+// Warning Event when its Ready condition is first set, and none when
+// nothing changes.
+func TestForecasterEvents(t *testing.T) {
+	scheme, err := NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newForecaster("futureplug", "1.0.0", "9.0.0")
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(f).WithStatusSubresource(f).Build()
+	rec := record.NewFakeRecorder(10)
+	r := &ForecasterReconciler{Client: c, Recorder: rec}
+	req := ctrl.Request{NamespacedName: types.NamespacedName{Name: f.Name}}
+	for range 2 {
+		if _, err := r.Reconcile(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(rec.Events)
+	var got []string
+	for e := range rec.Events {
+		got = append(got, e)
+	}
+	if len(got) != 1 || !strings.HasPrefix(got[0], "Warning "+ppav1.ReasonABIUnsupported+" Ready=False") {
+		t.Errorf("events %q, want one Warning %s", got, ppav1.ReasonABIUnsupported)
+	}
 }

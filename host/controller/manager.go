@@ -58,7 +58,8 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	if now == nil {
 		now = time.Now
 	}
-	forecasters := &ForecasterReconciler{Client: mgr.GetClient(), Now: func() metav1.Time { return metav1.NewTime(now()) }}
+	forecasters := &ForecasterReconciler{Client: mgr.GetClient(), Now: func() metav1.Time { return metav1.NewTime(now()) },
+		Recorder: mgr.GetEventRecorderFor(EventSource)}
 	if err := forecasters.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("forecaster controller: %w", err)
 	}

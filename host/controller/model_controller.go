@@ -114,7 +114,7 @@ func (r *ModelReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		}
 		logger.V(1).Info("status updated", "ready", ready.Status, "reason", ready.Reason,
 			"servingVersion", st.ServingVersion, "endpoint", st.Endpoint)
-		emitTransitions(r.Recorder, &m, orig.Status.Conditions, m.Status.Conditions)
+		emitTransitions(r.Recorder, &m, orig.Status.Conditions, m.Status.Conditions, modelConditions...)
 	}
 	if unresolved != nil {
 		// Nothing to retry: a change of the Model or of a Forecaster
