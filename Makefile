@@ -7,6 +7,9 @@ PPA_TEST_BIN ?= $(CACHE)/ppa-test/bin
 export PPA_TEST_BIN
 export PATH := $(PPA_TEST_BIN):$(PATH)
 BIN := bin
+# Where `make images` writes the OCI image layouts (outside git).
+PPA_IMAGES_DIR ?= $(CURDIR)/_out/images
+export PPA_IMAGES_DIR
 TEST_TIMEOUT ?= 40m
 # Packages are ours: everything under the module, nothing in dependencies.
 PKGS := ./...
@@ -20,7 +23,7 @@ demo: plugins ## Replay the bundled NASA trace: reactive HPA vs PPA (policy lear
 	$(GO) run ./cmd/ppa simulate --data testdata/traces/nasa-http-1m.csv --capacity 20 --lead 5m --train 14d --sweep --plot demo.png
 
 .PHONY: test
-test: deps plugins lint ## Run every test (unit, integration against real servers, end to end), then fuzz each decoder briefly.
+test: deps plugins lint images ## Run every test (unit, integration against real servers, end to end, image smoke test), then fuzz each decoder briefly.
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 	@$(MAKE) --no-print-directory fuzz
 
@@ -46,6 +49,10 @@ build: plugins ## Build the binaries into bin/.
 plugins: ## Build every Go plugin to plugins/builtin/wasm/<name>.wasm (embedded by the binaries).
 	$(GO) run ./hack/buildplugins
 
+.PHONY: images
+images: plugins ## Build the four images (OCI layouts, linux/amd64+arm64) into $(PPA_IMAGES_DIR), without Docker; cached.
+	bash hack/images.sh --out $(PPA_IMAGES_DIR)
+
 .PHONY: examples
 examples: ## Rebuild the C and AssemblyScript example plugins (needs clang, npm).
 	bash plugins/examples/c/build.sh
@@ -54,10 +61,10 @@ examples: ## Rebuild the C and AssemblyScript example plugins (needs clang, npm)
 ##@ Development
 
 .PHONY: deps
-deps: ## Install what the tests need (Prometheus, MinIO, protoc, clang, helm, kube-apiserver + etcd); cached, idempotent.
-	@# The three installers build different Go programs: run them side by side
+deps: ## Install what the tests need (Prometheus, MinIO, protoc, clang, helm, kube-apiserver + etcd, ko, crane, runc); cached, idempotent.
+	@# The installers build different Go programs: run them side by side
 	@# (a cold machine spends most of the time compiling) and fail if any fails.
-	@pids=(); for s in install-deps install-helm install-envtest; do \
+	@pids=(); for s in install-deps install-helm install-envtest install-imagetools; do \
 		bash test/scripts/$$s.sh > >(sed -u "s/^/[$$s] /") 2>&1 & pids+=($$!); \
 	done; rc=0; for p in "$${pids[@]}"; do wait $$p || rc=1; done; exit $$rc
 
@@ -68,8 +75,8 @@ generate: ## Regenerate generated code: OIP v2 protobuf, deepcopy, CRDs and RBAC
 
 .PHONY: verify-generated
 verify-generated: generate ## Fail when generated code is not up to date.
-	@git diff --exit-code -- host/runtime/inferencepb api charts/ppa/crds host/controller/rbac charts/ppa/files || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
-	@test -z "$$(git status --porcelain --untracked-files=all -- host/runtime/inferencepb api charts/ppa/crds host/controller/rbac)" || { echo "generate left new files: run 'make generate' and commit"; exit 1; }
+	@git diff --exit-code -- host/runtime/inferencepb api host/controller/rbac charts/ppa/files || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain --untracked-files=all -- host/runtime/inferencepb api host/controller/rbac charts/ppa/files)" || { echo "generate left new files: run 'make generate' and commit"; exit 1; }
 
 .PHONY: fuzz
 fuzz: ## Fuzz every decoder (ABI messages, OIP REST and gRPC requests, KEDA metadata, CSV, manifests) for FUZZTIME (10s) each.

@@ -3,7 +3,8 @@
 # host/controller from their kubebuilder markers, with controller-gen:
 #
 #   api/v1alpha1/zz_generated.deepcopy.go   DeepCopy methods
-#   charts/ppa/crds/ppa-autoscaler.io_*.yaml CRDs (Model, Forecaster)
+#   charts/ppa/files/crds/ppa-autoscaler.io_*.yaml CRDs (Model, Forecaster;
+#                                          templates/crds.yaml renders them)
 #   host/controller/rbac/role.yaml          the controller's ClusterRole rules
 #   charts/ppa/files/controller-role.yaml   the same, where the chart reads it
 #
@@ -20,7 +21,7 @@ CONTROLLER_GEN_VERSION=v0.19.0
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${PPA_TEST_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/ppa-test/bin}
-CRDS=charts/ppa/crds
+CRDS=charts/ppa/files/crds
 RBAC=host/controller/rbac
 
 die() {

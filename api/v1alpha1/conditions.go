@@ -27,6 +27,10 @@ const (
 	// ReasonGateRejected: the latest training stored a version the
 	// quality gate rejected; it is not served.
 	ReasonGateRejected = "GateRejected"
+	// ReasonVersionServed: no training of the controller's stored an
+	// accepted version, but the runtime serves one (trained elsewhere,
+	// e.g. with the ClusterWorkflowTemplate or `ppa train`).
+	ReasonVersionServed = "VersionServed"
 )
 
 // Reasons of the Serving condition.
@@ -36,6 +40,12 @@ const (
 	// ReasonInferenceServiceNotReady: the InferenceService exists but is
 	// not ready (its own message follows).
 	ReasonInferenceServiceNotReady = "InferenceServiceNotReady"
+	// ReasonModelNotServed: the InferenceService is ready but its runtime
+	// does not serve the Model (or cannot be asked; the message says).
+	ReasonModelNotServed = "ModelNotServed"
+	// ReasonModelServed: the runtime serves the Model; servingVersion is
+	// the version it reports.
+	ReasonModelServed = "ModelServed"
 )
 
 // Reasons of the Ready condition, and of the other conditions when the

@@ -10,7 +10,7 @@
 //   - Forecaster (cluster-scoped): a registered, immutable plugin version —
 //     its artifact URI, sha256 digest and ABI version.
 //
-// The CRDs in charts/ppa/crds and zz_generated.deepcopy.go are generated
+// The CRDs in charts/ppa/files/crds and zz_generated.deepcopy.go are generated
 // from the markers in this package by hack/gen-k8s.sh (make generate).
 //
 // +kubebuilder:object:generate=true

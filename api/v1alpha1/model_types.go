@@ -224,7 +224,10 @@ type TrainingSpec struct {
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 
 	// ServiceAccountName runs the training pods (Argo needs one allowed to
-	// report results). Default: the namespace's default.
+	// report results). Default: the controller's training ServiceAccount
+	// (ppa-controller --training-service-account, ppa-workflow by
+	// default), which the controller creates in the namespace with a Role
+	// that lets Argo's executor report results.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
@@ -316,9 +319,11 @@ type ModelStatus struct {
 	// +optional
 	LatestVersion string `json:"latestVersion,omitempty"`
 
-	// ServingVersion is the newest version the quality gate accepted:
-	// the one the runtime serves (it follows the store's newest accepted
-	// version).
+	// ServingVersion is the version the runtime serves, as the runtime
+	// itself reports it (the controller asks it, ppa-controller
+	// --ask-runtime, the default): also a version trained outside the
+	// controller's workflows. Without asking: the newest version the
+	// controller's trainings stored and the quality gate accepted.
 	// +optional
 	ServingVersion string `json:"servingVersion,omitempty"`
 
@@ -380,8 +385,14 @@ type ResolvedForecaster struct {
 	// +optional
 	Forecaster string `json:"forecaster,omitempty"`
 	// SHA256 is the registered artifact's digest, empty for a built-in.
+	// The trainer gets it as --plugin-sha256 and checks every load.
 	// +optional
 	SHA256 string `json:"sha256,omitempty"`
+	// URI is the registered artifact's location, empty for a built-in.
+	// The trainer gets it as --plugin-uri and fetches the artifact into
+	// the store when the store lacks it.
+	// +optional
+	URI string `json:"uri,omitempty"`
 }
 
 // Model is one metric that PPA forecasts: its source, forecaster,

@@ -51,6 +51,8 @@ func run(args []string) error {
 	fs.StringVar(&opts.TrainerCommand, "trainer-command", opts.TrainerCommand, "trainer executable in --trainer-image")
 	fs.StringVar(&opts.DefaultStoreURI, "default-store-uri", "", "store of Models without spec.store: s3://BUCKET/PREFIX or a directory")
 	fs.StringVar(&opts.DefaultStoreCredentialsSecret, "default-store-credentials-secret", "", "Secret (in each Model's namespace) with the default store's credentials")
+	fs.StringVar(&opts.StoreCredentialsNamespace, "store-credentials-namespace", "", "namespace of the original --default-store-credentials-secret, copied into the namespaces of Models using the default store (empty: no copies)")
+	fs.StringVar(&opts.TrainingServiceAccount, "training-service-account", opts.TrainingServiceAccount, "ServiceAccount of the training pods of Models naming none, created with its Role in their namespace (empty: the namespace's default)")
 	fs.StringVar(&builtins, "builtin-forecasters", strings.Join(opts.BuiltinForecasters, ","), "comma-separated plugins built into the trainer and runtime")
 	fs.Func("grpc-port", fmt.Sprintf("predictor gRPC port for Model.status.endpoint (default %d)", opts.GRPCPort), func(s string) error {
 		var p int32
@@ -60,12 +62,25 @@ func run(args []string) error {
 		opts.GRPCPort = p
 		return nil
 	})
+	fs.Func("training-pod", fmt.Sprintf("JSON settings of every training Workflow: activeDeadlineSeconds, retries, imagePullSecrets, securityContext, containerSecurityContext, nodeSelector, tolerations, affinity, priorityClassName (default %s)", opts.TrainingPod), func(s string) error {
+		p, err := controller.ParseTrainingPod(s)
+		if err != nil {
+			return err
+		}
+		opts.TrainingPod = p
+		return nil
+	})
+	askRuntime := fs.Bool("ask-runtime", true, "ask each ready predictor's runtime (gRPC ModelMetadata) which version it serves: status.servingVersion and Serving come from its answer")
+	fs.DurationVar(&opts.RuntimeStatusInterval, "runtime-status-interval", opts.RuntimeStatusInterval, "how often a Model is reconciled again to ask its runtime (with --ask-runtime)")
 	fs.StringVar(&opts.DeploymentMode, "deployment-mode", opts.DeploymentMode, "KServe deployment mode of the InferenceServices (empty: KServe's default)")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	opts.BuiltinForecasters = splitList(builtins)
+	if *askRuntime {
+		opts.Runtime = &controller.GRPCRuntime{}
+	}
 	if err := opts.Validate(); err != nil {
 		return err
 	}

@@ -133,14 +133,14 @@ func initialWorkflows(t *testing.T, c client.Client, ns, model string) []wfv1.Wo
 
 // checkTrainerTemplate checks a workflow spec's training template against
 // the Model.
-func checkTrainerTemplate(t *testing.T, spec *wfv1.WorkflowSpec, m *ppav1.Model, plugin string) {
+func checkTrainerTemplate(t *testing.T, spec *wfv1.WorkflowSpec, m *ppav1.Model, plugin string, pin ...string) {
 	t.Helper()
 	if spec.Entrypoint != TemplateTrain || len(spec.Templates) != 1 || spec.Templates[0].Container == nil {
 		t.Fatalf("workflow spec: entrypoint %q, %d templates; want one container template %q", spec.Entrypoint, len(spec.Templates), TemplateTrain)
 	}
 	tmpl := spec.Templates[0]
 	c := tmpl.Container
-	wantArgs := TrainerArgs(m, plugin, m.Spec.Store.URI)
+	wantArgs := append(TrainerArgs(m, plugin, m.Spec.Store.URI), pin...)
 	if c.Image != testTrainerImage || !slices.Equal(c.Command, []string{DefaultTrainerCommand}) || !slices.Equal(c.Args, wantArgs) {
 		t.Errorf("trainer container: image %q command %q args %q\nwant %q %q %q", c.Image, c.Command, c.Args, testTrainerImage, DefaultTrainerCommand, wantArgs)
 	}
@@ -206,9 +206,9 @@ func TestModelLifecycle(t *testing.T) {
 		t.Fatalf("get cronworkflow: %v", err)
 	}
 	assertOwnedBy(t, &cw, m)
-	if !slices.Equal(cw.Spec.Schedules, []string{"0 * * * *"}) || cw.Spec.ConcurrencyPolicy != wfv1.ForbidConcurrent || cw.Spec.Suspend {
+	if cw.Spec.Schedule != "0 * * * *" || len(cw.Spec.Schedules) != 0 || cw.Spec.ConcurrencyPolicy != wfv1.ForbidConcurrent || cw.Spec.Suspend {
 		t.Errorf("cronworkflow: schedules %q concurrency %q suspend %v, want [0 * * * *] Forbid false",
-			cw.Spec.Schedules, cw.Spec.ConcurrencyPolicy, cw.Spec.Suspend)
+			cw.Spec.Schedule, cw.Spec.ConcurrencyPolicy, cw.Spec.Suspend)
 	}
 	if cw.Spec.WorkflowMetadata == nil || cw.Spec.WorkflowMetadata.Labels[LabelModel] != "checkout" ||
 		cw.Spec.WorkflowMetadata.Labels[LabelTraining] != trainingScheduled {
@@ -315,8 +315,8 @@ func TestModelLifecycle(t *testing.T) {
 		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "checkout-retrain"}, &cw); err != nil {
 			return false, err.Error()
 		}
-		return slices.Equal(cw.Spec.Schedules, []string{"30 2 * * *"}) && cw.Spec.Timezone == "Europe/Paris" && cw.Spec.Suspend,
-			fmt.Sprintf("schedules %q timezone %q suspend %v", cw.Spec.Schedules, cw.Spec.Timezone, cw.Spec.Suspend)
+		return cw.Spec.Schedule == "30 2 * * *" && cw.Spec.Timezone == "Europe/Paris" && cw.Spec.Suspend,
+			fmt.Sprintf("schedule %q timezone %q suspend %v", cw.Spec.Schedules, cw.Spec.Timezone, cw.Spec.Suspend)
 	})
 	m = waitModel(t, c, ns, "checkout", "schedule change observed", func(m *ppav1.Model) bool {
 		return m.Status.ObservedGeneration == m.Generation

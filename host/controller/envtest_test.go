@@ -67,7 +67,7 @@ func doStartEnv() error {
 	}
 	ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 	te := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "charts", "ppa", "crds"), filepath.Join("testdata", "crds")},
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "charts", "ppa", "files", "crds"), filepath.Join("testdata", "crds")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
 	}

@@ -8,6 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,6 +27,9 @@ type ForecasterReconciler struct {
 	Client client.Client
 	// Now is the clock of condition transition times; default time.Now.
 	Now func() metav1.Time
+	// Recorder emits an Event on the Forecaster when its Ready condition
+	// changes; nil: none.
+	Recorder record.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=ppa-autoscaler.io,resources=forecasters,verbs=get;list;watch
@@ -59,6 +63,7 @@ func (r *ForecasterReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, fmt.Errorf("patch status of forecaster %s: %w", f.Name, err)
 	}
 	log.FromContext(ctx).V(1).Info("status updated", "ready", c.Status, "reason", c.Reason)
+	emitTransitions(r.Recorder, &f, orig.Status.Conditions, f.Status.Conditions, ppav1.ConditionReady)
 	return ctrl.Result{}, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ppav1 "github.com/ppa-autoscaler/ppa/api/v1alpha1"
+	"github.com/ppa-autoscaler/ppa/plugins/builtin"
 )
 
 const digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -148,7 +149,7 @@ func TestForecasterResolution(t *testing.T) {
 		{"newest-runnable", ppav1.ForecasterRef{Name: "resplug"}, ppav1.ReasonNotTrained, "resplug@1.10.0", "resplug-1.10.0"},
 		{"pinned", ppav1.ForecasterRef{Name: "resplug", Version: "1.2.0"}, ppav1.ReasonNotTrained, "resplug@1.2.0", "resplug-1.2.0"},
 		{"incompatible", ppav1.ForecasterRef{Name: "resplug", Version: "2.0.0"}, ppav1.ReasonForecasterIncompatible, "", ""},
-		{"builtin-pinned", ppav1.ForecasterRef{Name: "seasonalnaive", Version: "0.1.0"}, ppav1.ReasonNotTrained, "seasonalnaive@0.1.0", ""},
+		{"builtin-pinned", ppav1.ForecasterRef{Name: "seasonal-naive", Version: "0.1.0"}, ppav1.ReasonNotTrained, "seasonal-naive@0.1.0", ""},
 		{"missing-version", ppav1.ForecasterRef{Name: "resplug", Version: "9.9.9"}, ppav1.ReasonForecasterNotFound, "", ""},
 	}
 	for _, tc := range tests {
@@ -175,7 +176,18 @@ func TestForecasterResolution(t *testing.T) {
 			if len(wfs) != 1 {
 				t.Fatalf("%d workflows, want 1", len(wfs))
 			}
-			checkTrainerTemplate(t, &wfs[0].Spec, m, tc.wantPlugin)
+			// A registered Forecaster's digest and artifact reach the
+			// trainer, which checks the one and fetches the other.
+			var pin []string
+			if tc.wantName != "" {
+				name, version, _ := strings.Cut(tc.wantPlugin, "@")
+				uri := newForecaster(name, version, "").Spec.URI
+				pin = []string{"--plugin-sha256", digest, "--plugin-uri", uri}
+				if r.URI != uri {
+					t.Errorf("resolved uri %q, want %q", r.URI, uri)
+				}
+			}
+			checkTrainerTemplate(t, &wfs[0].Spec, m, tc.wantPlugin, pin...)
 		})
 	}
 
@@ -189,7 +201,7 @@ func TestForecasterResolution(t *testing.T) {
 			return hasCondition(m, ppav1.ConditionReady, metav1.ConditionFalse, ppav1.ReasonForecasterNotFound)
 		})
 		msg := meta.FindStatusCondition(m.Status.Conditions, ppav1.ConditionReady).Message
-		if !strings.Contains(msg, `forecaster "laterplug"`) || !strings.Contains(msg, "built in: prophet, seasonalnaive") {
+		if !strings.Contains(msg, `forecaster "laterplug"`) || !strings.Contains(msg, "built in: "+strings.Join(builtin.Names(), ", ")) {
 			t.Errorf("message %q does not name the forecaster and the built-ins", msg)
 		}
 		createForecaster(t, c, newForecaster("laterplug", "0.1.0", "1.0.0"))

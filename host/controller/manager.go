@@ -49,7 +49,8 @@ func CacheOptions() (cache.Options, error) {
 
 // Setup adds the Model and Forecaster reconcilers to mgr.
 func Setup(mgr ctrl.Manager, o Options) error {
-	models := &ModelReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Options: o}
+	models := &ModelReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Options: o,
+		Recorder: mgr.GetEventRecorderFor(EventSource)}
 	if err := models.SetupWithManager(mgr); err != nil {
 		return err
 	}
@@ -57,7 +58,8 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	if now == nil {
 		now = time.Now
 	}
-	forecasters := &ForecasterReconciler{Client: mgr.GetClient(), Now: func() metav1.Time { return metav1.NewTime(now()) }}
+	forecasters := &ForecasterReconciler{Client: mgr.GetClient(), Now: func() metav1.Time { return metav1.NewTime(now()) },
+		Recorder: mgr.GetEventRecorderFor(EventSource)}
 	if err := forecasters.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("forecaster controller: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -43,6 +44,13 @@ type ModelReconciler struct {
 	Scheme *runtime.Scheme
 	// Options configure what is rendered.
 	Options Options
+	// Recorder emits an Event on the Model for every condition
+	// transition; nil: none.
+	Recorder record.EventRecorder
+	// APIReader reads past the cache (the manager's API reader): for the
+	// runs of a CronWorkflow that lack the Model's label, which the cache
+	// of labelled Workflows does not hold. Nil: Client.
+	APIReader client.Reader
 }
 
 // errUnresolved reports a Model that cannot be rendered for a reason that
@@ -106,6 +114,7 @@ func (r *ModelReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		}
 		logger.V(1).Info("status updated", "ready", ready.Status, "reason", ready.Reason,
 			"servingVersion", st.ServingVersion, "endpoint", st.Endpoint)
+		emitTransitions(r.Recorder, &m, orig.Status.Conditions, m.Status.Conditions, modelConditions...)
 	}
 	if unresolved != nil {
 		// Nothing to retry: a change of the Model or of a Forecaster
@@ -113,7 +122,11 @@ func (r *ModelReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		logger.Info("model not rendered", "reason", unresolved.reason, "message", unresolved.message)
 		renderErr = nil
 	}
-	return ctrl.Result{}, errors.Join(renderErr, statusErr)
+	var res ctrl.Result
+	if r.Options.Runtime != nil && r.Options.RuntimeStatusInterval > 0 {
+		res.RequeueAfter = r.Options.RuntimeStatusInterval
+	}
+	return res, errors.Join(renderErr, statusErr)
 }
 
 // render resolves the Model's store and forecaster and creates or updates
@@ -123,7 +136,10 @@ func (r *ModelReconciler) render(ctx context.Context, m *ppav1.Model, st *ppav1.
 	if err != nil {
 		return err
 	}
-	args := TrainerArgs(m, t.plugin, t.storeURI)
+	if err := r.ensureNamespace(ctx, m, t); err != nil {
+		return err
+	}
+	args := append(TrainerArgs(m, t.plugin, t.storeURI), TrainerPluginPinArgs(t.pluginSHA256, t.pluginURI)...)
 	if err := r.ensureInitialWorkflow(ctx, m, args, t); err != nil {
 		return err
 	}
@@ -158,7 +174,7 @@ func (r *ModelReconciler) resolve(ctx context.Context, m *ppav1.Model, st *ppav1
 		return t, err
 	}
 	st.Forecaster = resolved
-	t.plugin = resolved.Plugin
+	t.plugin, t.pluginSHA256, t.pluginURI = resolved.Plugin, resolved.SHA256, resolved.URI
 	return t, nil
 }
 
@@ -199,7 +215,7 @@ func (r *ModelReconciler) resolveForecaster(ctx context.Context, ref ppav1.Forec
 		if err := checkABI(f.Spec.ABIVersion); err != nil {
 			return nil, &errUnresolved{ppav1.ReasonForecasterIncompatible, fmt.Sprintf("forecaster %s: %v", f.Name, err)}
 		}
-		return &ppav1.ResolvedForecaster{Plugin: f.Spec.Name + "@" + f.Spec.Version, Forecaster: f.Name, SHA256: f.Spec.SHA256}, nil
+		return &ppav1.ResolvedForecaster{Plugin: f.Spec.Name + "@" + f.Spec.Version, Forecaster: f.Name, SHA256: f.Spec.SHA256, URI: f.Spec.URI}, nil
 	}
 	if slices.Contains(r.Options.BuiltinForecasters, ref.Name) {
 		plugin := ref.Name
@@ -307,7 +323,7 @@ func (r *ModelReconciler) ensureCronWorkflow(ctx context.Context, m *ppav1.Model
 		return fmt.Errorf("cronworkflow %s: %w", cw.Name, err)
 	}
 	if op != controllerutil.OperationResultNone {
-		log.FromContext(ctx).Info("cronworkflow "+string(op), "cronworkflow", cw.Name, "schedule", cw.Spec.Schedules)
+		log.FromContext(ctx).Info("cronworkflow "+string(op), "cronworkflow", cw.Name, "schedule", cw.Spec.Schedule)
 	}
 	return nil
 }
@@ -331,13 +347,12 @@ func (r *ModelReconciler) ensureInferenceService(ctx context.Context, m *ppav1.M
 // observe updates st from the Model's training workflows and
 // InferenceService and returns the Trained and Serving conditions.
 func (r *ModelReconciler) observe(ctx context.Context, m *ppav1.Model, st *ppav1.ModelStatus) (trained, serving metav1.Condition, err error) {
-	var wfs wfv1.WorkflowList
-	if lerr := r.Client.List(ctx, &wfs, client.InNamespace(m.Namespace), client.MatchingLabels{LabelModel: m.Name}); lerr != nil {
+	if wfs, lerr := r.trainingWorkflows(ctx, m); lerr != nil {
 		err = fmt.Errorf("list workflows of model %s: %w", m.Name, lerr)
 		trained = metav1.Condition{Type: ppav1.ConditionTrained, Status: conditionStatus(st, ppav1.ConditionTrained),
 			Reason: ppav1.ReasonReconcileError, Message: err.Error()}
 	} else {
-		trained = applyTrainings(st, wfs.Items)
+		trained = applyTrainings(st, wfs)
 	}
 
 	var isvc kservev1beta1.InferenceService
@@ -345,6 +360,13 @@ func (r *ModelReconciler) observe(ctx context.Context, m *ppav1.Model, st *ppav1
 	switch {
 	case gerr == nil:
 		serving = applyServing(st, &isvc, r.Options.GRPCPort)
+		if serving.Status == metav1.ConditionTrue && r.Options.Runtime != nil {
+			serving = r.askRuntime(ctx, m, st)
+			if serving.Status == metav1.ConditionTrue && trained.Status != metav1.ConditionTrue {
+				trained = metav1.Condition{Type: ppav1.ConditionTrained, Status: metav1.ConditionTrue, Reason: ppav1.ReasonVersionServed,
+					Message: "the runtime serves version " + st.ServingVersion + ", trained outside the controller's workflows"}
+			}
+		}
 	case apierrors.IsNotFound(gerr):
 		st.Endpoint = ""
 		serving = metav1.Condition{Type: ppav1.ConditionServing, Status: metav1.ConditionFalse,
@@ -356,6 +378,53 @@ func (r *ModelReconciler) observe(ctx context.Context, m *ppav1.Model, st *ppav1
 			Reason: ppav1.ReasonReconcileError, Message: gerr.Error()}
 	}
 	return trained, serving, err
+}
+
+// askRuntime asks the runtime behind st.Endpoint which version of m it
+// serves: that version becomes status.servingVersion, and a runtime that
+// serves none (or cannot be asked) makes Serving False.
+func (r *ModelReconciler) askRuntime(ctx context.Context, m *ppav1.Model, st *ppav1.ModelStatus) metav1.Condition {
+	v, err := r.Options.Runtime.ServedVersion(ctx, st.Endpoint, m.Name)
+	if err != nil {
+		return metav1.Condition{Type: ppav1.ConditionServing, Status: metav1.ConditionFalse,
+			Reason: ppav1.ReasonModelNotServed, Message: err.Error()}
+	}
+	st.ServingVersion = v
+	return metav1.Condition{Type: ppav1.ConditionServing, Status: metav1.ConditionTrue,
+		Reason: ppav1.ReasonModelServed, Message: "the runtime at " + st.Endpoint + " serves version " + v}
+}
+
+// trainingWorkflows lists m's training Workflows: those labelled with the
+// Model, and those Argo started from its CronWorkflow. The second set
+// matters where Argo's full CRDs are installed: before 3.7 their schema
+// has no fields under spec.workflowMetadata, so the apiserver prunes the
+// labels the controller puts there, while Argo's own cron-workflow label
+// is always set. Those runs are not in the cache (it holds labelled
+// Workflows only), so they are read from the API; the CronWorkflow's status
+// changes when they start and end, which triggers a reconcile.
+func (r *ModelReconciler) trainingWorkflows(ctx context.Context, m *ppav1.Model) ([]wfv1.Workflow, error) {
+	var byModel, byCron wfv1.WorkflowList
+	if err := r.Client.List(ctx, &byModel, client.InNamespace(m.Namespace), client.MatchingLabels{LabelModel: m.Name}); err != nil {
+		return nil, err
+	}
+	reader := r.APIReader
+	if reader == nil {
+		reader = r.Client
+	}
+	if err := reader.List(ctx, &byCron, client.InNamespace(m.Namespace), client.MatchingLabels{LabelArgoCronWorkflow: CronWorkflowName(m)}); err != nil {
+		return nil, err
+	}
+	out := byModel.Items
+	seen := make(map[types.UID]bool, len(out))
+	for _, wf := range out {
+		seen[wf.UID] = true
+	}
+	for _, wf := range byCron.Items {
+		if !seen[wf.UID] {
+			out = append(out, wf)
+		}
+	}
+	return out, nil
 }
 
 // conditionStatus is the current status of a condition, Unknown when
@@ -389,9 +458,13 @@ func (r *ModelReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// workflowToModel maps a training Workflow to its Model by LabelModel.
+// workflowToModel maps a training Workflow to its Model by LabelModel, else
+// by Argo's label naming the CronWorkflow that started it.
 func workflowToModel(_ context.Context, o client.Object) []reconcile.Request {
 	name := o.GetLabels()[LabelModel]
+	if name == "" {
+		name = modelOfCronWorkflow(o.GetLabels()[LabelArgoCronWorkflow])
+	}
 	if name == "" {
 		return nil
 	}

@@ -3,8 +3,9 @@ package controller
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
+
+	"github.com/ppa-autoscaler/ppa/plugins/builtin"
 )
 
 // Defaults of Options.
@@ -21,11 +22,18 @@ const (
 	// DefaultDeploymentMode is KServe's raw deployment mode: a Deployment
 	// and a Service per predictor, no Knative.
 	DefaultDeploymentMode = "RawDeployment"
+	// DefaultTrainingServiceAccount is the ServiceAccount the controller
+	// provides in each Model's namespace for the training pods (the
+	// chart's training ServiceAccount name with release "ppa").
+	DefaultTrainingServiceAccount = "ppa-workflow"
 )
 
-// DefaultBuiltinForecasters are the plugins built into the trainer and the
-// runtime (plugins/builtin): a Model may name them without a Forecaster.
-var DefaultBuiltinForecasters = []string{"prophet", "seasonalnaive"}
+// DefaultBuiltinForecasters returns the plugins built into the trainer and
+// the runtime, which a Model may name without a Forecaster: the names of
+// plugins/builtin (each plugin's self-described name, e.g. seasonal-naive),
+// the one source the trainer and runtime load them by. The controller, the
+// trainer and the runtime are built from one tree, so their sets agree.
+func DefaultBuiltinForecasters() []string { return builtin.Names() }
 
 // Options configure the reconcilers. Start from NewOptions.
 type Options struct {
@@ -38,6 +46,27 @@ type Options struct {
 	// DefaultStoreCredentialsSecret is the credentials Secret name that
 	// goes with DefaultStoreURI (looked up in each Model's namespace).
 	DefaultStoreCredentialsSecret string
+	// TrainingServiceAccount is the ServiceAccount of the training pods of
+	// Models that name none; the controller creates it in their namespace
+	// with a Role that lets Argo's executor report results. Empty: none
+	// (the namespace's default ServiceAccount).
+	TrainingServiceAccount string
+	// StoreCredentialsNamespace holds the original of
+	// DefaultStoreCredentialsSecret; the controller copies it into the
+	// namespaces of Models that use the default store. Empty: no copies
+	// (create the Secret in every Model namespace).
+	StoreCredentialsNamespace string
+	// Runtime, when set, is asked what each ready InferenceService's
+	// runtime serves: status.servingVersion is then the version the
+	// runtime reports, and Serving is False while it serves none. Nil: the
+	// status comes from the training workflows alone.
+	Runtime RuntimeQuerier
+	// RuntimeStatusInterval is how often a Model whose runtime is asked is
+	// reconciled again (a runtime switches versions on its own).
+	RuntimeStatusInterval time.Duration
+	// TrainingPod are the settings of every training Workflow (deadline,
+	// retries, pull secrets, security contexts, placement).
+	TrainingPod TrainingPod
 	// BuiltinForecasters are the plugin names a Model may use without a
 	// registered Forecaster.
 	BuiltinForecasters []string
@@ -53,12 +82,15 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions() Options {
 	return Options{
-		TrainerImage:       DefaultTrainerImage,
-		TrainerCommand:     DefaultTrainerCommand,
-		BuiltinForecasters: slices.Clone(DefaultBuiltinForecasters),
-		GRPCPort:           DefaultGRPCPort,
-		DeploymentMode:     DefaultDeploymentMode,
-		Now:                time.Now,
+		TrainerImage:           DefaultTrainerImage,
+		TrainerCommand:         DefaultTrainerCommand,
+		TrainingServiceAccount: DefaultTrainingServiceAccount,
+		TrainingPod:            DefaultTrainingPod(),
+		RuntimeStatusInterval:  time.Minute,
+		BuiltinForecasters:     DefaultBuiltinForecasters(),
+		GRPCPort:               DefaultGRPCPort,
+		DeploymentMode:         DefaultDeploymentMode,
+		Now:                    time.Now,
 	}
 }
 
@@ -73,6 +105,9 @@ func (o Options) Validate() error {
 	}
 	if o.GRPCPort < 1 || o.GRPCPort > 65535 {
 		errs = append(errs, fmt.Errorf("grpc port %d: want 1..65535", o.GRPCPort))
+	}
+	if err := o.TrainingPod.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.DefaultStoreCredentialsSecret != "" && o.DefaultStoreURI == "" {
 		errs = append(errs, errors.New("default store credentials secret: set without a default store URI"))

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"maps"
+	"path"
+	"slices"
 	"strings"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -11,6 +13,7 @@ import (
 	kconstants "github.com/kserve/kserve/pkg/constants"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	ppav1 "github.com/ppa-autoscaler/ppa/api/v1alpha1"
@@ -50,10 +53,29 @@ const (
 	// with the runtime's.
 	kserveContainer = "kserve-container"
 	historyLimit    = int32(3)
+	// volumeTmp is the training pod's writable /tmp.
+	volumeTmp = "tmp"
 )
 
+// LabelArgoCronWorkflow is the label Argo puts on each Workflow a
+// CronWorkflow starts, naming the CronWorkflow (Argo's
+// common.LabelKeyCronWorkflow).
+const LabelArgoCronWorkflow = "workflows.argoproj.io/cron-workflow"
+
+// cronWorkflowSuffix ends the name of a Model's CronWorkflow.
+const cronWorkflowSuffix = "-retrain"
+
 // CronWorkflowName is the name of m's retraining CronWorkflow.
-func CronWorkflowName(m *ppav1.Model) string { return m.Name + "-retrain" }
+func CronWorkflowName(m *ppav1.Model) string { return m.Name + cronWorkflowSuffix }
+
+// modelOfCronWorkflow is the Model whose CronWorkflow is named cw, or "".
+func modelOfCronWorkflow(cw string) string {
+	name, ok := strings.CutSuffix(cw, cronWorkflowSuffix)
+	if !ok {
+		return ""
+	}
+	return name
+}
 
 // InferenceServiceName is the name of m's InferenceService.
 func InferenceServiceName(m *ppav1.Model) string { return m.Name }
@@ -79,9 +101,11 @@ func withLabel(l map[string]string, k, v string) map[string]string {
 
 // training is the resolved input of m's trainings.
 type training struct {
-	plugin      string
-	storeURI    string
-	storeSecret string
+	plugin string
+	// pluginSHA256 and pluginURI pin a registered Forecaster's artifact.
+	pluginSHA256, pluginURI string
+	storeURI                string
+	storeSecret             string
 }
 
 // workflowSpec is the spec shared by the first-training Workflow and the
@@ -89,24 +113,40 @@ type training struct {
 // its result.
 func (r *ModelReconciler) workflowSpec(m *ppav1.Model, args []string, t training, kind string) wfv1.WorkflowSpec {
 	vols, mounts, env, envFrom := trainerSecrets(m, t.storeSecret)
+	// The trainer writes its result file under /tmp: writable even with a
+	// read-only root file system.
+	vols = append(vols, corev1.Volume{Name: volumeTmp, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	mounts = append(mounts, corev1.VolumeMount{Name: volumeTmp, MountPath: path.Dir(ResultFile)})
 	tr := m.Spec.Training
+	p := r.Options.TrainingPod
 	return wfv1.WorkflowSpec{
 		Entrypoint:         TemplateTrain,
-		ServiceAccountName: tr.ServiceAccountName,
+		ServiceAccountName: r.trainingServiceAccount(m),
 		PodGC:              &wfv1.PodGC{Strategy: wfv1.PodGCOnPodSuccess},
 		Volumes:            vols,
+		// A hung training ends here, so the CronWorkflow (Forbid) runs
+		// the next one.
+		ActiveDeadlineSeconds: ptr.To(p.ActiveDeadlineSeconds),
+		ImagePullSecrets:      slices.Clone(p.ImagePullSecrets),
+		SecurityContext:       p.SecurityContext.DeepCopy(),
+		NodeSelector:          maps.Clone(p.NodeSelector),
+		Tolerations:           slices.Clone(p.Tolerations),
+		Affinity:              p.Affinity.DeepCopy(),
+		PodPriorityClassName:  p.PriorityClassName,
 		Templates: []wfv1.Template{{
-			Name:     TemplateTrain,
-			Metadata: wfv1.Metadata{Labels: withLabel(childLabels(m), LabelTraining, kind)},
+			Name:          TemplateTrain,
+			Metadata:      wfv1.Metadata{Labels: withLabel(childLabels(m), LabelTraining, kind)},
+			RetryStrategy: &wfv1.RetryStrategy{Limit: ptr.To(intstr.FromInt32(p.Retries)), RetryPolicy: wfv1.RetryPolicyAlways},
 			Container: &corev1.Container{
-				Name:         ContainerTrainer,
-				Image:        r.Options.TrainerImage,
-				Command:      []string{r.Options.TrainerCommand},
-				Args:         args,
-				Env:          env,
-				EnvFrom:      envFrom,
-				Resources:    *tr.Resources.DeepCopy(),
-				VolumeMounts: mounts,
+				Name:            ContainerTrainer,
+				Image:           r.Options.TrainerImage,
+				Command:         []string{r.Options.TrainerCommand},
+				Args:            args,
+				Env:             env,
+				EnvFrom:         envFrom,
+				Resources:       *tr.Resources.DeepCopy(),
+				VolumeMounts:    mounts,
+				SecurityContext: p.ContainerSecurityContext.DeepCopy(),
 			},
 			Outputs: wfv1.Outputs{Parameters: []wfv1.Parameter{{
 				Name:       "result",
@@ -122,8 +162,10 @@ func (r *ModelReconciler) renderCronWorkflow(cw *wfv1.CronWorkflow, m *ppav1.Mod
 	cw.Labels = mergeLabels(cw.Labels, childLabels(m))
 	tr := m.Spec.Training
 	cw.Spec = wfv1.CronWorkflowSpec{
-		WorkflowSpec:               r.workflowSpec(m, args, t, trainingScheduled),
-		Schedules:                  []string{orDefault(tr.Schedule, ppav1.DefaultSchedule)},
+		WorkflowSpec: r.workflowSpec(m, args, t, trainingScheduled),
+		// schedule, not schedules: Argo 3.4 and 3.5 know only the former,
+		// 3.6 and later read both (schedule is deprecated there, not gone).
+		Schedule:                   orDefault(tr.Schedule, ppav1.DefaultSchedule),
 		Timezone:                   tr.TimeZone,
 		Suspend:                    tr.Suspend,
 		ConcurrencyPolicy:          wfv1.ForbidConcurrent,

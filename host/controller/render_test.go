@@ -2,6 +2,7 @@ package controller
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -91,20 +92,75 @@ func TestRenderCronWorkflow(t *testing.T) {
 	cw := &wfv1.CronWorkflow{}
 	r.renderCronWorkflow(cw, m, args, tr)
 	s := cw.Spec
-	if !slices.Equal(s.Schedules, []string{"0 * * * *"}) || s.Schedule != "" || s.ConcurrencyPolicy != wfv1.ForbidConcurrent ||
+	if s.Schedule != "0 * * * *" || len(s.Schedules) != 0 || s.ConcurrencyPolicy != wfv1.ForbidConcurrent ||
 		ptr.Deref(s.SuccessfulJobsHistoryLimit, 0) != 3 || ptr.Deref(s.FailedJobsHistoryLimit, 0) != 3 {
 		t.Errorf("cron spec: %+v", s)
 	}
 	w := s.WorkflowSpec
-	if w.ServiceAccountName != "trainer" || w.PodGC == nil || w.PodGC.Strategy != wfv1.PodGCOnPodSuccess || len(w.Volumes) != 1 {
+	if w.ServiceAccountName != "trainer" || w.PodGC == nil || w.PodGC.Strategy != wfv1.PodGCOnPodSuccess || len(w.Volumes) != 2 {
 		t.Errorf("workflow spec: sa %q podGC %+v volumes %d", w.ServiceAccountName, w.PodGC, len(w.Volumes))
 	}
 	c := w.Templates[0].Container
 	if c.Image != "registry.test/trainer:1" || !slices.Equal(c.Args, args) || len(c.Env) != 1 || c.Env[0].Name != "PPA_PROMETHEUS_USER" ||
-		c.Env[0].ValueFrom.SecretKeyRef.Key != "user" || len(c.VolumeMounts) != 1 || c.EnvFrom != nil {
+		c.Env[0].ValueFrom.SecretKeyRef.Key != "user" || len(c.VolumeMounts) != 2 || c.EnvFrom != nil {
 		t.Errorf("trainer container: %+v", c)
 	}
 	if w.Templates[0].Metadata.Labels[LabelTraining] != trainingScheduled {
 		t.Errorf("pod labels %v", w.Templates[0].Metadata.Labels)
+	}
+}
+
+// TestRenderTrainingPod: the platform's training settings (the chart's
+// training values, --training-pod) reach every training Workflow, and a
+// deadline is always set so that a hung training cannot block the
+// CronWorkflow's next runs forever.
+func TestRenderTrainingPod(t *testing.T) {
+	m := testModel()
+	tr := training{plugin: "prophet", storeURI: "s3://models/ppa"}
+
+	def := testReconciler().workflowSpec(m, nil, tr, trainingInitial)
+	if ptr.Deref(def.ActiveDeadlineSeconds, 0) != DefaultTrainingDeadlineSeconds {
+		t.Errorf("default deadline %v, want %d", def.ActiveDeadlineSeconds, DefaultTrainingDeadlineSeconds)
+	}
+	if rs := def.Templates[0].RetryStrategy; rs == nil || rs.Limit == nil || rs.Limit.IntValue() != int(DefaultTrainingRetries) {
+		t.Errorf("default retry strategy %+v", rs)
+	}
+
+	p, err := ParseTrainingPod(`{"activeDeadlineSeconds": 600, "retries": 3,
+		"imagePullSecrets": [{"name": "regcred"}],
+		"securityContext": {"runAsNonRoot": true, "runAsUser": 65532},
+		"containerSecurityContext": {"readOnlyRootFilesystem": true, "allowPrivilegeEscalation": false},
+		"nodeSelector": {"pool": "batch"},
+		"tolerations": [{"key": "batch", "operator": "Exists", "effect": "NoSchedule"}],
+		"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "arch", "operator": "In", "values": ["amd64"]}]}]}}},
+		"priorityClassName": "low"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := testReconciler()
+	r.Options.TrainingPod = p
+	w := r.workflowSpec(m, nil, tr, trainingScheduled)
+	c := w.Templates[0].Container
+	if ptr.Deref(w.ActiveDeadlineSeconds, 0) != 600 || w.Templates[0].RetryStrategy.Limit.IntValue() != 3 ||
+		len(w.ImagePullSecrets) != 1 || w.ImagePullSecrets[0].Name != "regcred" ||
+		w.SecurityContext == nil || ptr.Deref(w.SecurityContext.RunAsUser, 0) != 65532 ||
+		w.NodeSelector["pool"] != "batch" || len(w.Tolerations) != 1 || w.Affinity == nil || w.PodPriorityClassName != "low" {
+		t.Errorf("workflow spec does not carry the settings: %+v", w)
+	}
+	if c.SecurityContext == nil || !ptr.Deref(c.SecurityContext.ReadOnlyRootFilesystem, false) {
+		t.Errorf("container security context %+v", c.SecurityContext)
+	}
+	if !slices.ContainsFunc(c.VolumeMounts, func(v corev1.VolumeMount) bool { return v.MountPath == "/tmp" }) {
+		t.Errorf("no writable /tmp for the result file under a read-only root: %+v", c.VolumeMounts)
+	}
+
+	for _, bad := range []struct{ in, want string }{
+		{`{"activeDeadlineSeconds": 0}`, "activeDeadlineSeconds 0"},
+		{`{"retries": -1}`, "retries -1"},
+		{`{"nodeSelektor": {}}`, `unknown field "nodeSelektor"`},
+	} {
+		if _, err := ParseTrainingPod(bad.in); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("ParseTrainingPod(%s): %v, want %q", bad.in, err, bad.want)
+		}
 	}
 }

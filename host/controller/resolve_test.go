@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	ppav1 "github.com/ppa-autoscaler/ppa/api/v1alpha1"
+	"github.com/ppa-autoscaler/ppa/plugins/builtin"
 )
 
 // TestResolve covers the store and forecaster choices of a Model without
@@ -79,7 +80,7 @@ func TestResolve(t *testing.T) {
 			name:        "unknown",
 			edit:        func(m *ppav1.Model) { m.Spec.Forecaster = ppav1.ForecasterRef{Name: "arima", Version: "1.0.0"} },
 			wantReason:  ppav1.ReasonForecasterNotFound,
-			wantMessage: `forecaster "arima": no Forecaster arima-1.0.0 is registered and it is not a built-in plugin (built in: prophet, seasonalnaive)`,
+			wantMessage: `forecaster "arima": no Forecaster arima-1.0.0 is registered and it is not a built-in plugin (built in: ` + strings.Join(builtin.Names(), ", ") + `)`,
 		},
 	}
 	for _, tc := range tests {

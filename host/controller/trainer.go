@@ -108,6 +108,21 @@ func TrainerArgs(m *ppav1.Model, plugin, storeURI string) []string {
 	)
 }
 
+// TrainerPluginPinArgs are the trainer flags that pin a registered
+// Forecaster's artifact: its sha256, which every load checks, and its URI,
+// fetched into the store when the store lacks the plugin version. None for
+// a built-in plugin (both empty).
+func TrainerPluginPinArgs(sha256, uri string) []string {
+	var args []string
+	if sha256 != "" {
+		args = append(args, "--plugin-sha256", sha256)
+	}
+	if uri != "" {
+		args = append(args, "--plugin-uri", uri)
+	}
+	return args
+}
+
 // trainerSecrets returns what a training pod needs for the credentials
 // that TrainerArgs refers to: Secret volumes and their mounts for the
 // Prometheus files, the user-name variable, and the store's credentials

@@ -113,9 +113,9 @@ func TestTrainerArgs(t *testing.T) {
 			edit: func(m *ppav1.Model) {
 				m.Spec.Source.Prometheus.Auth = &ppav1.PrometheusAuth{BearerToken: sel("prom", "token")}
 			},
-			plugin: "seasonalnaive",
+			plugin: "seasonal-naive",
 			want: cat(base, []string{"--prometheus-bearer-token-file", "/var/run/secrets/ppa/prometheus/bearer-token/value"},
-				store, []string{"--plugin", "seasonalnaive"}, tail),
+				store, []string{"--plugin", "seasonal-naive"}, tail),
 		},
 		{
 			name: "one gate limit",
@@ -222,5 +222,29 @@ func TestTrainerArgsParse(t *testing.T) {
 		if o.Plugin != plugin || o.Scaling.Lead != 90*time.Second || o.Scaling.TargetValue != 120 || o.Scaling.TargetUtilization != 0.75 {
 			t.Errorf("plugin %q: options plugin %q scaling %+v", plugin, o.Plugin, o.Scaling)
 		}
+	}
+}
+
+// The controller's trainer arguments, pin included, are flags ppa-trainer
+// accepts and turn into the pinned plugin (host/trainer.Flags is the one
+// definition of them).
+func TestTrainerArgsParseAsTrainerFlags(t *testing.T) {
+	m := testModel()
+	sha := strings.Repeat("ab", 32)
+	args := append(TrainerArgs(m, "resplug@1.2.0", "s3://models/ppa"), TrainerPluginPinArgs(sha, "s3://models/ppa/plugins/resplug/1.2.0/plugin.wasm")...)
+	fs := pflag.NewFlagSet("ppa-trainer", pflag.ContinueOnError)
+	var f trainer.Flags
+	f.Register(fs, "ppa-trainer")
+	if err := fs.Parse(args); err != nil {
+		t.Fatalf("ppa-trainer rejects the controller's arguments: %v\n%q", err, args)
+	}
+	if f.Pin.SHA256 != sha || f.Pin.URI == "" || f.Plugin != "resplug@1.2.0" {
+		t.Errorf("parsed plugin %q pin %+v", f.Plugin, f.Pin)
+	}
+	if _, err := f.Options(time.Now); err != nil {
+		t.Errorf("options: %v", err)
+	}
+	if got := TrainerPluginPinArgs("", ""); len(got) != 0 {
+		t.Errorf("a built-in plugin gets pin arguments %q", got)
 	}
 }

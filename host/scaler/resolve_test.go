@@ -43,7 +43,7 @@ func TestModelStatusResolution(t *testing.T) {
 		t.Fatal(err)
 	}
 	te := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "charts", "ppa", "crds")},
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "charts", "ppa", "files", "crds")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
 	}

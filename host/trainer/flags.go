@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +46,12 @@ type Flags struct {
 	Version string
 	Plugin  string
 	Params  []string
+	// ParamList holds more plugin parameters, whitespace-separated
+	// key=value pairs in one argument (--params), for callers that cannot
+	// repeat a flag, such as an Argo template with one parameter.
+	ParamList string
+	// Pin pins the plugin's digest and names where its artifact is.
+	Pin     PluginPin
 	Seed    uint64
 	HoldOut Duration
 	Season  Duration
@@ -111,6 +119,9 @@ func (f *Flags) Register(fs *pflag.FlagSet, createdBy string) {
 	fs.StringVar(&f.Version, "version", "", "version to write (default: a new time-sortable version); an existing version is refused")
 	fs.StringVar(&f.Plugin, "plugin", "", "forecaster plugin: NAME[@VERSION] (from the store, else built in) or PATH.wasm (default: the policy search picks a built-in one; "+DefaultPlugin+" with --no-policy)")
 	fs.StringArrayVar(&f.Params, "param", nil, "plugin parameter as key=value (repeatable)")
+	fs.StringVar(&f.Pin.SHA256, "plugin-sha256", "", "sha256 the plugin's artifact must have, wherever it is loaded from (a registered Forecaster's digest)")
+	fs.StringVar(&f.Pin.URI, "plugin-uri", "", "where the plugin's artifact is when the store lacks it (file://, http(s)://, or s3:// into a store's plugins/NAME/VERSION/): fetched, checked against --plugin-sha256, published to the store")
+	fs.StringVar(&f.ParamList, "params", "", "more plugin parameters: whitespace-separated key=value pairs (values without blanks)")
 	fs.Uint64Var(&f.Seed, "seed", 0, "seed passed to the plugin")
 	fs.Var(&f.HoldOut, "holdout", "backtest window at the end of the history (default: min(1d, 20% of the history))")
 	fs.Var(&f.Season, "season", "seasonal-naive lag of MASE (default: 1d when the history allows, else one step)")
@@ -187,10 +198,19 @@ func (f *Flags) Options(now func() time.Time) (Options, error) {
 		}
 		o.Prometheus = p
 	}
-	if o.Params, err = flagkit.ParseParams(f.Params); err != nil {
+	// --params is the template's whitespace-separated list (the images
+	// have no shell to split it); both forms go through one parser.
+	if o.Params, err = flagkit.ParseParams(append(slices.Clone(f.Params), strings.Fields(f.ParamList)...)); err != nil {
 		return o, err
 	}
 	o.Plugin = f.Plugin
+	if err := f.Pin.Validate(); err != nil {
+		return o, err
+	}
+	if f.Pin.URI != "" && IsPluginPath(f.Plugin) {
+		return o, errors.New("--plugin-uri goes with --plugin NAME@VERSION, not a path")
+	}
+	f.Pin.apply(&o, f.openPluginStore)
 	o.Seed = f.Seed
 	o.HoldOut = time.Duration(f.HoldOut)
 	o.Season = time.Duration(f.Season)
@@ -206,7 +226,24 @@ func (f *Flags) Options(now func() time.Time) (Options, error) {
 
 // OpenStore opens the store of --store with the S3 flags applied.
 func (f *Flags) OpenStore(ctx context.Context, opts ...store.Option) (store.Store, error) {
-	return OpenStore(ctx, f.Store, f.S3CAFile, f.S3AccessKeyFile, f.S3SecretKeyFile, opts...)
+	s, err := OpenStore(ctx, f.Store, f.S3CAFile, f.S3AccessKeyFile, f.S3SecretKeyFile, opts...)
+	if err != nil || f.Pin.SHA256 == "" {
+		return s, err
+	}
+	return pinnedStore{Store: s, sha: f.Pin.SHA256}, nil
+}
+
+// openPluginStore opens the S3 store a --plugin-uri points into, with the
+// --store's S3 settings; a URI without a query takes the --store's (its
+// endpoint, region and TLS settings).
+func (f *Flags) openPluginStore(ctx context.Context, uri string) (store.Store, error) {
+	if u, err := url.Parse(uri); err == nil && u.RawQuery == "" {
+		if su, err := url.Parse(f.Store); err == nil && su.Scheme == "s3" {
+			u.RawQuery = su.RawQuery
+			uri = u.String()
+		}
+	}
+	return OpenStore(ctx, uri, f.S3CAFile, f.S3AccessKeyFile, f.S3SecretKeyFile)
 }
 
 // OpenStore opens a store location with optional S3 CA and key files.

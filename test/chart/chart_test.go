@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
 
 	ppav1 "github.com/ppa-autoscaler/ppa/api/v1alpha1"
@@ -87,6 +88,8 @@ func TestObjects(t *testing.T) {
 		{"Role/ppa-system/%s-workflow", "training"},
 		{"RoleBinding/ppa-system/%s-workflow", "training"},
 		{"ClusterWorkflowTemplate//ppa-train", "training"},
+		{"CustomResourceDefinition//forecasters.ppa-autoscaler.io", "crds"},
+		{"CustomResourceDefinition//models.ppa-autoscaler.io", "crds"},
 	}
 	full := append(slices.Clone(common),
 		want{"Secret/ppa-system/%s-store", "store"},
@@ -151,24 +154,55 @@ func TestObjects(t *testing.T) {
 	}
 }
 
+// TestCRDs: the CRDs are templates, so that `helm upgrade` upgrades them
+// (Helm never touches crds/ after the first install), kept on uninstall,
+// and exactly the generated files/crds/.
 func TestCRDs(t *testing.T) {
-	out, err := runHelm(t, "template", release, chartDir(t), "--namespace", namespace, "--include-crds")
-	if err != nil {
-		t.Fatal(err)
+	if _, err := os.Stat(filepath.Join(chartDir(t), "crds")); err == nil {
+		t.Errorf("charts/ppa/crds exists: Helm would install those CRDs once and never upgrade them")
 	}
-	objs, err := parseObjects(out)
-	if err != nil {
-		t.Fatal(err)
+	crdsOf := func(objs []object) map[string]apiextensionsv1.CustomResourceDefinition {
+		out := map[string]apiextensionsv1.CustomResourceDefinition{}
+		for _, o := range objs {
+			if o.Kind == "CustomResourceDefinition" {
+				var crd apiextensionsv1.CustomResourceDefinition
+				decode(t, o, &crd)
+				out[crd.Name] = crd
+			}
+		}
+		return out
 	}
-	var crds []string
-	for _, o := range objs {
-		if o.Kind == "CustomResourceDefinition" {
-			crds = append(crds, o.Metadata.Name)
+	crds := crdsOf(render(t))
+	var names []string
+	for n, crd := range crds {
+		names = append(names, n)
+		if crd.Annotations["helm.sh/resource-policy"] != "keep" {
+			t.Errorf("CRD %s: annotations %v, want helm.sh/resource-policy: keep", n, crd.Annotations)
+		}
+		// The rendered schema is the generated file's.
+		var gen apiextensionsv1.CustomResourceDefinition
+		raw, err := os.ReadFile(filepath.Join(chartDir(t), "files", "crds", crd.Spec.Group+"_"+crd.Spec.Names.Plural+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(raw, &gen); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(gen.Spec, crd.Spec) {
+			t.Errorf("CRD %s: rendered spec differs from files/crds", n)
 		}
 	}
-	sort.Strings(crds)
-	if want := []string{"forecasters.ppa-autoscaler.io", "models.ppa-autoscaler.io"}; !slices.Equal(crds, want) {
-		t.Fatalf("CRDs %v, want %v", crds, want)
+	sort.Strings(names)
+	if want := []string{"forecasters.ppa-autoscaler.io", "models.ppa-autoscaler.io"}; !slices.Equal(names, want) {
+		t.Fatalf("CRDs %v, want %v", names, want)
+	}
+	if got := crdsOf(render(t, "--set", "crds.install=false")); len(got) != 0 {
+		t.Errorf("crds.install=false renders %d CRDs", len(got))
+	}
+	for n, crd := range crdsOf(render(t, "--set", "crds.keep=false")) {
+		if _, ok := crd.Annotations["helm.sh/resource-policy"]; ok {
+			t.Errorf("crds.keep=false: CRD %s still kept", n)
+		}
 	}
 }
 
@@ -333,7 +367,7 @@ func TestDefaults(t *testing.T) {
 		"grpc-port":                 "8081",
 		"leader-elect":              "true",
 		"leader-election-namespace": namespace,
-		"builtin-forecasters":       "prophet,seasonalnaive",
+		"training-service-account":  "ppa-workflow",
 		"deployment-mode":           "RawDeployment",
 	} {
 		if got, _ := argValue(ctrl.Args, flag); got != want {
@@ -472,8 +506,9 @@ func TestFullValues(t *testing.T) {
 	for flag, want := range map[string]string{
 		"default-store-uri":                store,
 		"default-store-credentials-secret": "acme-ppa-store",
+		"store-credentials-namespace":      namespace,
 		"deployment-mode":                  "Serverless",
-		"builtin-forecasters":              "seasonalnaive",
+		"builtin-forecasters":              "seasonal-naive",
 		"log-level":                        "debug",
 		"trainer-image":                    "registry.example/ppa-trainer:v9.9.9",
 	} {
@@ -532,7 +567,7 @@ func TestFullValues(t *testing.T) {
 			defaults[p.Name] = p.Value.String()
 		}
 	}
-	for name, want := range map[string]string{"store": store, "plugin": "seasonalnaive", "history": "7d", "step": "1m"} {
+	for name, want := range map[string]string{"store": store, "plugin": "seasonal-naive", "history": "7d", "step": "1m"} {
 		if defaults[name] != want {
 			t.Errorf("workflow parameter %s defaults to %q, want %q", name, defaults[name], want)
 		}

@@ -49,11 +49,11 @@ func containersOf(t *testing.T, objs []object) map[string][]corev1.Container {
 			decode(t, o, &w)
 			for _, tmpl := range w.Spec.Templates {
 				if c := tmpl.Container; c != nil {
-					// shell -c SCRIPT TRAINER: the trainer is $0.
-					if len(c.Command) != 4 || c.Command[1] != "-c" {
-						t.Fatalf("training command %q: want SHELL -c SCRIPT TRAINER", c.Command)
+					// The trainer itself: the images hold no shell.
+					if len(c.Command) != 1 {
+						t.Fatalf("training command %q: want the trainer alone (the trainer image has no shell)", c.Command)
 					}
-					out[c.Command[3]] = append(out[c.Command[3]], *c)
+					out[c.Command[0]] = append(out[c.Command[0]], *c)
 				}
 			}
 		}
@@ -176,13 +176,11 @@ func TestBinariesAcceptArgs(t *testing.T) {
 var workflowVar = regexp.MustCompile(`\{\{workflow\.(parameters\.)?([a-z-]+)\}\}`)
 
 // testTrainerTemplate runs the training template's command the way the
-// pod would (shell, script, trainer, arguments) with Argo's variables
-// substituted, and checks that the params parameter becomes --param flags.
+// pod would (the trainer and its arguments, no shell) with Argo's variables
+// substituted, and checks that the params parameter becomes plugin
+// parameters.
 func testTrainerTemplate(t *testing.T, dir string, c corev1.Container) {
-	shell, err := exec.LookPath(filepath.Base(c.Command[0]))
-	if err != nil {
-		t.Fatalf("shell %s: %v", c.Command[0], err)
-	}
+	trainer := filepath.Join(dir, c.Command[0])
 	for _, tt := range []struct {
 		name     string
 		params   string
@@ -192,10 +190,10 @@ func testTrainerTemplate(t *testing.T, dir string, c corev1.Container) {
 		// Flags and params parse; the store fails (exit 1, not 2).
 		{"params", "seasonality_mode=multiplicative  changepoint_prior_scale=0.1\nn_changepoints=5", 1, "not a directory"},
 		{"no params", "", 1, "not a directory"},
-		// A malformed pair reaches the trainer as its own --param.
-		{"bad param", "seasonality_mode=additive broken", 2, `--param "broken"`},
-		// Glob characters stay literal (the shell runs with set -f).
-		{"glob", "a=1 *", 2, `--param "*"`},
+		// A malformed pair is named.
+		{"bad param", "seasonality_mode=additive broken", 2, `--params "broken"`},
+		// Glob characters stay literal (no shell expands them).
+		{"glob", "a=1 *", 2, `--params "*"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			vars := map[string]string{
@@ -223,14 +221,14 @@ func testTrainerTemplate(t *testing.T, dir string, c corev1.Container) {
 			for _, e := range c.Env {
 				env = append(env, e.Name+"="+subst(e.Value))
 			}
-			args := []string{c.Command[1], c.Command[2], c.Command[3]}
+			var args []string
 			for _, a := range c.Args {
 				args = append(args, subst(a))
 			}
 			// Writable places instead of the pod's volumes.
 			tmp := t.TempDir()
 			args = append(args, "--cache-dir="+tmp, "--result-file="+filepath.Join(tmp, "result.json"))
-			code, out := run(t, env, shell, args...)
+			code, out := run(t, env, trainer, args...)
 			if code != tt.wantCode || !strings.Contains(out, tt.wantOut) {
 				t.Fatalf("training template with params %q: exit %d, want %d with %q:\n%s", tt.params, code, tt.wantCode, tt.wantOut, out)
 			}

@@ -259,6 +259,12 @@ func TestReadmeExamples(t *testing.T) {
 	if md[scaler.KeyModelName] != m.Name || md[scaler.KeyModelNamespace] != m.Namespace {
 		t.Errorf("the ScaledObject's trigger does not name the example Model %s/%s", m.Namespace, m.Name)
 	}
+	// The chart's scaler watches Models (scaler.runtimeAddress is empty by
+	// default): the trigger leaves the runtime to the Model's
+	// status.endpoint, as the trigger table says to in a cluster.
+	if v, ok := md[scaler.KeyRuntimeAddress]; ok {
+		t.Errorf("examples/scaledobject.yaml sets %s %q; in a cluster the scaler reads the Model's status.endpoint", scaler.KeyRuntimeAddress, v)
+	}
 	scalerKeys := map[string]string{}
 	for k, v := range md {
 		if k != "scalerAddress" {
