@@ -110,18 +110,28 @@ func ParseParams(flags []string) (map[string]string, error) {
 		return nil, nil
 	}
 	kv := make(map[string]string, len(flags))
-	for _, p := range flags {
+	if err := AddParams(kv, "--param", flags); err != nil {
+		return nil, err
+	}
+	return kv, nil
+}
+
+// AddParams adds name=value pairs given with the flag named flag to kv,
+// refusing a pair without a name and a name given twice (also across
+// flags); errors name the flag and the pair.
+func AddParams(kv map[string]string, flag string, pairs []string) error {
+	for _, p := range pairs {
 		name, value, ok := strings.Cut(p, "=")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" {
-			return nil, fmt.Errorf("--param %q: want name=value", p)
+			return fmt.Errorf("%s %q: want name=value", flag, p)
 		}
 		if _, dup := kv[name]; dup {
-			return nil, fmt.Errorf("--param %q: parameter %q given twice", p, name)
+			return fmt.Errorf("%s %q: parameter %q given twice", flag, p, name)
 		}
 		kv[name] = value
 	}
-	return kv, nil
+	return nil
 }
 
 // logLevels are the names --log-level takes.

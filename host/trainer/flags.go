@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -200,8 +199,16 @@ func (f *Flags) Options(now func() time.Time) (Options, error) {
 	}
 	// --params is the template's whitespace-separated list (the images
 	// have no shell to split it); both forms go through one parser.
-	if o.Params, err = flagkit.ParseParams(append(slices.Clone(f.Params), strings.Fields(f.ParamList)...)); err != nil {
+	if o.Params, err = flagkit.ParseParams(f.Params); err != nil {
 		return o, err
+	}
+	if list := strings.Fields(f.ParamList); len(list) > 0 {
+		if o.Params == nil {
+			o.Params = map[string]string{}
+		}
+		if err := flagkit.AddParams(o.Params, "--params", list); err != nil {
+			return o, err
+		}
 	}
 	o.Plugin = f.Plugin
 	if err := f.Pin.Validate(); err != nil {

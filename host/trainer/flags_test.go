@@ -25,8 +25,8 @@ func TestFlagsParams(t *testing.T) {
 		{"list", []string{"--params", " a=1\tb=2\n c= "}, map[string]string{"a": "1", "b": "2", "c": ""}, ""},
 		{"both", []string{"--param", "a=1", "--params", "b=2"}, map[string]string{"a": "1", "b": "2"}, ""},
 		{"empty list", []string{"--params", ""}, nil, ""},
-		{"list without =", []string{"--params", "a=1 broken"}, nil, `--params "broken": want key=value`},
-		{"twice across flags", []string{"--param", "a=1", "--params", "a=2"}, nil, `--params "a=2": a given twice`},
+		{"list without =", []string{"--params", "a=1 broken"}, nil, `--params "broken": want name=value`},
+		{"twice across flags", []string{"--param", "a=1", "--params", "a=2"}, nil, `--params "a=2": parameter "a" given twice`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
