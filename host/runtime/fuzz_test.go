@@ -66,7 +66,7 @@ func FuzzRESTInferRequest(f *testing.F) {
 		r := httptest.NewRequest("POST", "/v2/models/cpu/infer", bytes.NewReader(body))
 		r.SetPathValue("name", "cpu")
 		req, err := s.decodeREST(httptest.NewRecorder(), r)
-		checkDecoded(t, s, m, req, err)
+		checkDecoded(t, s, m, req.inferRequest, err)
 	})
 }
 

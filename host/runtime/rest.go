@@ -66,7 +66,7 @@ type serverMetadata struct {
 }
 
 func (s *Server) serverMetadata() serverMetadata {
-	ext := []string{}
+	ext := []string{ExtensionBinaryData}
 	if s.opts.EnableRepository {
 		ext = append(ext, "model_repository")
 	}
@@ -177,22 +177,23 @@ func (s *Server) restModelReady(w http.ResponseWriter, r *http.Request) {
 
 // restTensor is an input tensor in JSON. Data is decoded by the datatype.
 type restTensor struct {
-	Name       string          `json:"name"`
-	Shape      []int64         `json:"shape"`
-	Datatype   string          `json:"datatype"`
-	Parameters map[string]any  `json:"parameters,omitempty"`
-	Data       json.RawMessage `json:"data"`
+	Name       string                     `json:"name"`
+	Shape      []int64                    `json:"shape"`
+	Datatype   string                     `json:"datatype"`
+	Parameters map[string]json.RawMessage `json:"parameters,omitempty"`
+	Data       json.RawMessage            `json:"data"`
 }
 
 type restOutputRequest struct {
-	Name string `json:"name"`
+	Name       string                     `json:"name"`
+	Parameters map[string]json.RawMessage `json:"parameters,omitempty"`
 }
 
 type restInferRequest struct {
-	ID         string              `json:"id,omitempty"`
-	Parameters map[string]any      `json:"parameters,omitempty"`
-	Inputs     []restTensor        `json:"inputs"`
-	Outputs    []restOutputRequest `json:"outputs,omitempty"`
+	ID         string                     `json:"id,omitempty"`
+	Parameters map[string]json.RawMessage `json:"parameters,omitempty"`
+	Inputs     []restTensor               `json:"inputs"`
+	Outputs    []restOutputRequest        `json:"outputs,omitempty"`
 }
 
 func (s *Server) restInfer(w http.ResponseWriter, r *http.Request) {
@@ -211,73 +212,102 @@ func (s *Server) restInfer(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
-	resp, err := s.infer(ctx, protocolREST, req)
+	resp, err := s.infer(ctx, protocolREST, req.inferRequest)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	out := restInferResponse{ModelName: resp.model, ModelVersion: resp.version, ID: resp.id, Parameters: resp.parameters()}
-	for _, o := range resp.outputs {
-		t := restOutput{Name: o.name, Datatype: o.datatype, Shape: []int64{int64(o.len())}}
-		if o.datatype == DatatypeInt64 {
-			t.Data = o.ints
-		} else {
-			t.Data = jsonFloats(o.floats)
-		}
-		out.Outputs = append(out.Outputs, t)
+	body, headerLen, err := encodeRESTResponse(resp, req.binaryAll, req.binaryPer)
+	if err != nil {
+		writeError(w, errorf(codeInternal, "%w", err))
+		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	if headerLen < 0 {
+		w.Header().Set("Content-Type", "application/json")
+	} else {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set(HeaderInferenceLength, strconv.Itoa(headerLen))
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
 }
 
-// decodeREST reads and decodes an inference request body.
-func (s *Server) decodeREST(w http.ResponseWriter, r *http.Request) (inferRequest, error) {
+// restRequest is a decoded REST inference request and the outputs to
+// return as binary data (binaryPer per output, binaryAll for the rest).
+type restRequest struct {
+	inferRequest
+	binaryAll bool
+	binaryPer map[string]bool
+}
+
+// decodeREST reads and decodes an inference request body, JSON or JSON
+// followed by binary tensors (the binary tensor data extension).
+func (s *Server) decodeREST(w http.ResponseWriter, r *http.Request) (restRequest, error) {
 	if r.ContentLength > s.opts.MaxBodyBytes {
-		return inferRequest{}, errorf(codeTooLarge, "request body of %d bytes exceeds the limit of %d", r.ContentLength, s.opts.MaxBodyBytes)
+		return restRequest{}, errorf(codeTooLarge, "request body of %d bytes exceeds the limit of %d", r.ContentLength, s.opts.MaxBodyBytes)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return inferRequest{}, errorf(codeTooLarge, "request body exceeds the limit of %d bytes", s.opts.MaxBodyBytes)
+			return restRequest{}, errorf(codeTooLarge, "request body exceeds the limit of %d bytes", s.opts.MaxBodyBytes)
 		}
-		return inferRequest{}, errorf(codeInvalidArgument, "read request body: %w", err)
+		return restRequest{}, errorf(codeInvalidArgument, "read request body: %w", err)
 	}
-	if h := r.Header.Get("Inference-Header-Content-Length"); h != "" {
-		return inferRequest{}, errorf(codeInvalidArgument, "the binary tensor data extension is not supported: send tensors as JSON")
+	header, tail, err := splitBinaryBody(body, r.Header.Get(HeaderInferenceLength))
+	if err != nil {
+		return restRequest{}, err
 	}
 	var in restInferRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
+	dec := json.NewDecoder(bytes.NewReader(header))
 	if err := dec.Decode(&in); err != nil {
-		return inferRequest{}, errorf(codeInvalidArgument, "request body is not a valid inference request: %v", err)
+		return restRequest{}, errorf(codeInvalidArgument, "request body is not a valid inference request: %v", err)
 	}
 	if dec.More() {
-		return inferRequest{}, errorf(codeInvalidArgument, "request body: unexpected data after the JSON object")
+		return restRequest{}, errorf(codeInvalidArgument, "request body: unexpected data after the JSON object (binary tensors need the %s header)", HeaderInferenceLength)
 	}
 	req := inferRequest{model: r.PathValue("name"), version: r.PathValue("version"), id: in.ID}
 	if v, ok := in.Parameters[ParamNamespace]; ok {
-		ns, isString := v.(string)
-		if !isString {
-			return inferRequest{}, errorf(codeInvalidArgument, "parameter %q: want a string", ParamNamespace)
+		var ns string
+		if err := json.Unmarshal(v, &ns); err != nil {
+			return restRequest{}, errorf(codeInvalidArgument, "parameter %q: want a string", ParamNamespace)
 		}
 		req.namespace = ns
 	}
+	var off int64
 	for i, t := range in.Inputs {
 		if t.Name == "" {
-			return inferRequest{}, errorf(codeInvalidArgument, "inputs[%d]: name is empty", i)
+			return restRequest{}, errorf(codeInvalidArgument, "inputs[%d]: name is empty", i)
 		}
 		it := inputTensor{name: t.Name, datatype: t.Datatype, shape: t.Shape}
-		if t.Datatype == DatatypeInt64 {
+		size, bin, err := binarySize(t)
+		switch {
+		case err != nil:
+			return restRequest{}, err
+		case bin:
+			if off, err = binaryInput(t, size, tail, off, &it); err != nil {
+				return restRequest{}, err
+			}
+		case t.Datatype == DatatypeInt64:
 			it.values, err = decodeInts(t.Data)
 			if err != nil {
-				return inferRequest{}, errorf(codeInvalidArgument, "input %s: data: %w", quoteName(t.Name), err)
+				return restRequest{}, errorf(codeInvalidArgument, "input %s: data: %w", quoteName(t.Name), err)
 			}
 		}
 		req.inputs = append(req.inputs, it)
 	}
+	if extra := int64(len(tail)) - off; extra > 0 {
+		return restRequest{}, errorf(codeInvalidArgument, "%d bytes of binary data after the JSON header belong to no input (inputs take %d of %d)", extra, off, len(tail))
+	}
 	for _, o := range in.Outputs {
 		req.outputs = append(req.outputs, o.Name)
 	}
-	return req, nil
+	all, per, err := binaryOutputs(in)
+	if err != nil {
+		return restRequest{}, err
+	}
+	return restRequest{inferRequest: req, binaryAll: all, binaryPer: per}, nil
 }
 
 // decodeInts decodes tensor data (a number, or arrays of them nested in
@@ -323,11 +353,14 @@ func decodeInts(raw json.RawMessage) ([]int64, error) {
 	return out, nil
 }
 
+// restOutput is an output tensor in JSON: Data holds the values, or
+// Parameters their binary_data_size when they follow the JSON as binary.
 type restOutput struct {
-	Name     string  `json:"name"`
-	Datatype string  `json:"datatype"`
-	Shape    []int64 `json:"shape"`
-	Data     any     `json:"data"`
+	Name       string         `json:"name"`
+	Datatype   string         `json:"datatype"`
+	Shape      []int64        `json:"shape"`
+	Parameters map[string]any `json:"parameters,omitempty"`
+	Data       any            `json:"data,omitempty"`
 }
 
 type restInferResponse struct {
