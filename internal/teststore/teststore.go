@@ -4,6 +4,7 @@ package teststore
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -20,6 +21,13 @@ import (
 // trained on two days of one-minute values with a daily sine cycle
 // (100 ± 50) ending at 2026-03-02T00:00:00Z.
 func SeasonalNaive(t testing.TB) (dir, version string) {
+	t.Helper()
+	return SeasonalNaiveWithPolicy(t, nil)
+}
+
+// SeasonalNaiveWithPolicy is SeasonalNaive with pol (a host/policy.Policy
+// as JSON; nil for none) as the model version's scaling policy.
+func SeasonalNaiveWithPolicy(t testing.TB, pol json.RawMessage) (dir, version string) {
 	t.Helper()
 	ctx := context.Background()
 	dir = t.TempDir()
@@ -60,6 +68,7 @@ func SeasonalNaive(t testing.TB) (dir, version string) {
 		Plugin:  store.PluginRef{Name: meta.Name, Version: meta.Version, SHA256: meta.SHA256},
 		Data:    store.DataWindow{Source: "test", Start: time.UnixMilli(ts[0]), End: end, Step: store.Duration(time.Minute), Points: n},
 		Gate:    store.Gate{Accepted: true},
+		Policy:  pol,
 	}, resp.Model)
 	if err != nil {
 		t.Fatal(err)
