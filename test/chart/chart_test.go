@@ -95,6 +95,7 @@ func TestObjects(t *testing.T) {
 		want{"Secret/ppa-system/%s-store", "store"},
 		want{"ServiceMonitor/ppa-system/%s-controller", "controller"},
 		want{"ServiceMonitor/ppa-system/%s-scaler", "scaler"},
+		want{"ConfigMap/monitoring/%s-grafana-dashboard", "dashboard"},
 		want{"ServiceAccount/shop/%s-workflow", "training"},
 		want{"Role/shop/%s-workflow", "training"},
 		want{"RoleBinding/shop/%s-workflow", "training"},
