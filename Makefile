@@ -61,10 +61,10 @@ examples: ## Rebuild the C and AssemblyScript example plugins (needs clang, npm)
 ##@ Development
 
 .PHONY: deps
-deps: ## Install what the tests need (Prometheus, MinIO, protoc, clang, helm, kube-apiserver + etcd, ko, crane, runc, the Python OIP clients); cached, idempotent.
+deps: ## Install what the tests need (Prometheus, MinIO, SeaweedFS, protoc, clang, helm, kube-apiserver + etcd, ko, crane, runc, the Python OIP clients); cached, idempotent.
 	@# The installers build different Go programs or Python virtualenvs: run them
 	@# side by side (a cold machine spends most of the time compiling) and fail if any fails.
-	@pids=(); for s in install-deps install-helm install-envtest install-imagetools install-pyclients; do \
+	@pids=(); for s in install-deps install-helm install-envtest install-imagetools install-pyclients install-seaweedfs; do \
 		bash test/scripts/$$s.sh > >(sed -u "s/^/[$$s] /") 2>&1 & pids+=($$!); \
 	done; rc=0; for p in "$${pids[@]}"; do wait $$p || rc=1; done; exit $$rc
 

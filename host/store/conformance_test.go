@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,13 +64,14 @@ func localBackend() backend {
 	}}
 }
 
-// s3Backend opens stores in new buckets of one MinIO server, under a prefix
-// so that prefix handling is exercised too.
-func s3Backend(srv *testenv.MinIOServer) backend {
-	return backend{name: "s3", open: func(t *testing.T) *artifacts {
-		bucket := srv.NewBucket(t)
-		s, err := Open(context.Background(), "s3://"+bucket+"/ppa/artifacts", WithClock(fixedClock), WithGetenv(noEnv),
-			WithS3(testS3Options(srv)))
+// s3Backend opens stores on one S3 server (MinIO, SeaweedFS), each in the
+// place where returns (a bucket, and a key prefix ending in "/" or empty),
+// under a further prefix so that prefix handling is exercised too.
+func s3Backend(name string, where func(t *testing.T) (bucket, prefix string), opts S3Options) backend {
+	return backend{name: name, open: func(t *testing.T) *artifacts {
+		bucket, prefix := where(t)
+		s, err := Open(context.Background(), "s3://"+bucket+"/"+prefix+"ppa/artifacts", WithClock(fixedClock), WithGetenv(noEnv),
+			WithS3(opts))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,8 +140,19 @@ func version(t *testing.T, d time.Duration, entropy string) string {
 }
 
 func TestConformance(t *testing.T) {
-	srv := testenv.MinIO(t)
-	for _, b := range []backend{localBackend(), s3Backend(srv)} {
+	minioSrv := testenv.MinIO(t)
+	weed := testenv.SeaweedFS(t)
+	// SeaweedFS makes each bucket a collection with volumes of its own
+	// (about a second each): its cases share one bucket, each under a
+	// prefix of its own.
+	weedBucket := weed.NewBucket(t)
+	var cases atomic.Int64
+	for _, b := range []backend{
+		localBackend(),
+		s3Backend("s3", func(t *testing.T) (string, string) { return minioSrv.NewBucket(t), "" }, testS3Options(minioSrv)),
+		s3Backend("seaweedfs", func(t *testing.T) (string, string) { return weedBucket, fmt.Sprintf("case%d/", cases.Add(1)) },
+			S3Options{Endpoint: "http://" + weed.Endpoint, AccessKey: weed.AccessKey, SecretKey: weed.SecretKey, MaxRetries: 1}),
+	} {
 		t.Run(b.name, func(t *testing.T) {
 			for _, c := range conformanceCases {
 				t.Run(c.name, func(t *testing.T) { c.run(t, b.open(t)) })

@@ -3,7 +3,9 @@
 //
 // Two backends share one layout and one set of rules: a local directory (the
 // laptop mode) and an S3 bucket (minio-go; MinIO, AWS S3 and other
-// S3-compatible servers). Under an optional prefix:
+// S3-compatible servers; the conformance suite runs against MinIO and
+// SeaweedFS's S3 gateway, which behave alike for everything the store
+// does). Under an optional prefix:
 //
 //	plugins/<name>/<version>/plugin.wasm
 //	plugins/<name>/<version>/plugin.json                 (PluginMeta)
