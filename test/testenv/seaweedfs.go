@@ -25,11 +25,16 @@ type SeaweedFSServer struct {
 	SecretKey string
 
 	proc *process
+	// sockets are the Unix sockets weed makes under /tmp (at fixed paths,
+	// named by port), removed when the server stops.
+	sockets []string
 }
 
 // SeaweedFS starts weed server -s3 with one S3 identity on free loopback
-// ports and waits until the gateway answers. It is stopped and reaped when
-// the test ends.
+// ports and waits until the gateway answers. It is killed and reaped when
+// the test ends (its data is thrown away). The first write to a fresh
+// server takes about 5 s: the master holds volume allocation for two
+// heartbeats after it becomes leader.
 func SeaweedFS(t testing.TB) *SeaweedFSServer {
 	t.Helper()
 	bin := Binary(t, "weed")
@@ -56,20 +61,35 @@ func SeaweedFS(t testing.TB) *SeaweedFSServer {
 			if t.Failed() {
 				t.Logf("seaweedfs log (tail):\n%s", s.proc.log.String())
 			}
-			s.proc.stop(stopTimeout)
+			// Its data is thrown away: no need to wait for a clean exit.
+			s.proc.stop(0)
+		}
+		for _, p := range s.sockets {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("testenv: seaweedfs: %v", err)
+			}
 		}
 	})
 	for attempt := 0; attempt < 3; attempt++ {
-		port := func() string { return strconv.Itoa(FreePort(t)) }
-		s.Endpoint = "127.0.0.1:" + port()
+		ports := map[string]int{}
+		for _, svc := range []string{"master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3", "s3.grpc"} {
+			ports[svc] = FreePort(t)
+		}
+		port := func(svc string) string { return strconv.Itoa(ports[svc]) }
+		s.Endpoint = "127.0.0.1:" + port("s3")
+		for _, svc := range []string{"master", "volume", "filer", "s3"} {
+			s.sockets = append(s.sockets, fmt.Sprintf("/tmp/seaweedfs-%s-grpc-%d.sock", svc, ports[svc+".grpc"]))
+		}
+		s.sockets = append(s.sockets, fmt.Sprintf("/tmp/seaweedfs-filer-%d.sock", ports["filer"]), fmt.Sprintf("/tmp/seaweedfs-s3-%d.sock", ports["s3"]))
 		args := []string{"server", "-dir", dir, "-ip", "127.0.0.1", "-ip.bind", "127.0.0.1",
-			"-master.port", port(), "-master.port.grpc", port(),
-			"-volume.port", port(), "-volume.port.grpc", port(),
-			"-filer.port", port(), "-filer.port.grpc", port(),
+			"-master.port", port("master"), "-master.port.grpc", port("master.grpc"),
+			"-volume.port", port("volume"), "-volume.port.grpc", port("volume.grpc"),
+			"-filer.port", port("filer"), "-filer.port.grpc", port("filer.grpc"),
+			"-master.telemetry=false",
 			// Every bucket is a collection with volumes of its own: allow
 			// many small ones.
-			"-volume.max", "0", "-master.volumeSizeLimitMB", "64",
-			"-s3", "-s3.port", s.Endpoint[len("127.0.0.1:"):], "-s3.port.grpc", port(), "-s3.config", cfgPath,
+			"-volume.max", "100", "-master.volumeSizeLimitMB", "64",
+			"-s3", "-s3.port", port("s3"), "-s3.port.grpc", port("s3.grpc"), "-s3.config", cfgPath,
 		}
 		var p *process
 		p, err = startProcess("weed", bin, args, nil, []string{"WEED_", "AWS_"}, dir)
