@@ -32,6 +32,7 @@ test: deps plugins lint images ## Run every test (unit, integration against real
 FUZZ_TARGETS := \
 	./abi:FuzzDecode \
 	./host/runtime:FuzzRESTInferRequest \
+	./host/runtime:FuzzRESTBinaryRequest \
 	./host/runtime:FuzzGRPCInferRequest \
 	./host/scaler:FuzzParseTrigger \
 	./host/series:FuzzReadCSV \
