@@ -184,6 +184,43 @@ func TestTrainer(t *testing.T) {
 	env := newTrainerEnv(t)
 	ctx := context.Background()
 
+	t.Run("14 days from Prometheus into SeaweedFS", func(t *testing.T) {
+		weed := testenv.SeaweedFS(t)
+		bucket := weed.NewBucket(t)
+		s, err := store.Open(ctx, "s3://"+bucket+"/"+trainerPrefix+"?endpoint="+weed.Endpoint+"&insecure=true",
+			store.WithGetenv(func(string) string { return "" }),
+			store.WithS3(store.S3Options{AccessKey: weed.AccessKey, SecretKey: weed.SecretKey, MaxRetries: 1}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := env.options(s)
+		res, err := trainer.Run(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Points != 20160 || !res.PluginPublished {
+			t.Errorf("fetched %d points, plugin published %v; want 20160, true", res.Points, res.PluginPublished)
+		}
+		if want := "s3://" + bucket + "/" + trainerPrefix + "/models/shop/checkout/" + res.Version + "/"; res.Location != want {
+			t.Errorf("location %q, want %q", res.Location, want)
+		}
+		// Read back through the store: digests verify, the version lists.
+		man, model, err := s.GetModel(ctx, o.Model, res.Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sha256Hex(model) != man.ModelSHA256 || man.Version != res.Version || !man.Gate.Accepted || man.Parameters["season"] != "1d" {
+			t.Errorf("manifest %+v for %d model bytes", man, len(model))
+		}
+		if _, wasm, err := s.GetPlugin(ctx, man.Plugin.Name, man.Plugin.Version); err != nil || sha256Hex(wasm) != sha256Hex(env.wasm) {
+			t.Errorf("stored plugin: %v (sha256 %s, want %s)", err, sha256Hex(wasm), sha256Hex(env.wasm))
+		}
+		vs, err := s.ListModelVersions(ctx, o.Model)
+		if err != nil || len(vs) != 1 || vs[0] != res.Version {
+			t.Errorf("versions %v, %v; want [%s]", vs, err, res.Version)
+		}
+	})
+
 	t.Run("14 days from Prometheus into MinIO, twice", func(t *testing.T) {
 		s, bucket := env.openStore(t, env.minio)
 		o := env.options(s)
