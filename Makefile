@@ -81,10 +81,7 @@ verify-generated: generate ## Fail when generated code is not up to date.
 
 .PHONY: fuzz
 fuzz: ## Fuzz every decoder (ABI messages, OIP REST and gRPC requests, KEDA metadata, CSV, manifests) for FUZZTIME (10s) each.
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg > >(grep -v '^fuzz: elapsed' || true); \
-	done
+	@GO=$(GO) FUZZTIME=$(FUZZTIME) bash hack/fuzz.sh $(FUZZ_TARGETS)
 
 .PHONY: lint
 lint: ## gofmt, go vet, and go.mod tidy.
