@@ -249,9 +249,32 @@ type GateSpec struct {
 	MaxSMAPE string `json:"maxSMAPE,omitempty"`
 }
 
+// ServingMode says whether a Model shares an InferenceService.
+// +kubebuilder:validation:Enum=shared;dedicated
+type ServingMode string
+
+// Serving modes.
+const (
+	// ServingShared shares one InferenceService among the Models of a
+	// namespace that use the same store, runtime and service account.
+	ServingShared ServingMode = "shared"
+	// ServingDedicated gives the Model its own InferenceService.
+	ServingDedicated ServingMode = "dedicated"
+)
+
 // ServingSpec configures the InferenceService of a Model.
 // +kubebuilder:validation:XValidation:rule="!has(self.maxReplicas) || self.maxReplicas >= self.minReplicas",message="maxReplicas must not be below minReplicas"
 type ServingSpec struct {
+	// Mode is shared (the default) or dedicated. Shared: the Models of a
+	// namespace with the same store, runtime and service account share
+	// one InferenceService, ppa-HASH, whose runtime serves them all.
+	// Dedicated: the Model gets its own InferenceService, named like the
+	// Model. The replica and resource settings of a shared
+	// InferenceService are the largest of its members'.
+	// +optional
+	// +kubebuilder:default=shared
+	Mode ServingMode `json:"mode,omitempty"`
+
 	// Runtime is the ClusterServingRuntime (or ServingRuntime) that
 	// serves the model.
 	// +optional

@@ -156,7 +156,7 @@ func checkTrainerTemplate(t *testing.T, spec *wfv1.WorkflowSpec, m *ppav1.Model,
 	}
 }
 
-// TestModelLifecycle follows one Model from creation through training,
+// TestModelLifecycle follows one Model (in dedicated serving mode) from creation through training,
 // serving, retraining and spec changes.
 func TestModelLifecycle(t *testing.T) {
 	c := startEnv(t)
@@ -164,6 +164,7 @@ func TestModelLifecycle(t *testing.T) {
 	ns := newNamespace(t, c)
 
 	m := newModel(ns, "checkout")
+	m.Spec.Serving.Mode = ppav1.ServingDedicated // shared serving: TestSharedServing
 	m.Spec.Parameters = map[string]string{"seasonality_mode": "multiplicative", "changepoint_prior_scale": "0.1"}
 	m.Spec.Training.Gate = &ppav1.GateSpec{MaxMASE: "1.5"}
 	m.Spec.Training.Resources = corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")}}

@@ -17,10 +17,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -33,6 +35,15 @@ import (
 // indexForecasterName indexes Models by spec.forecaster.name, to find the
 // Models a Forecaster concerns.
 const indexForecasterName = "spec.forecaster.name"
+
+// indexServingGroup indexes shared-mode Models by the name of the
+// InferenceService they share (SharedInferenceServiceName).
+const indexServingGroup = "ppa.servingGroup"
+
+// groupRequestPrefix starts the name of a reconcile request for a shared
+// InferenceService rather than a Model (no Model name holds a slash): it
+// follows a member's deletion or move to another InferenceService.
+const groupRequestPrefix = "serving-group/"
 
 // ModelReconciler reconciles Models into their training workflows and
 // InferenceService, and reports their state in the Model's status.
@@ -73,6 +84,9 @@ func (e *errUnresolved) Error() string { return e.reason + ": " + e.message }
 // what the children report.
 func (r *ModelReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	logger := log.FromContext(ctx)
+	if group, ok := strings.CutPrefix(req.Name, groupRequestPrefix); ok {
+		return ctrl.Result{}, r.ensureSharedInferenceService(ctx, req.Namespace, group)
+	}
 	var m ppav1.Model
 	if err := r.Client.Get(ctx, req.NamespacedName, &m); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -149,18 +163,48 @@ func (r *ModelReconciler) render(ctx context.Context, m *ppav1.Model, st *ppav1.
 	return r.ensureInferenceService(ctx, m, t)
 }
 
+// store is the Model's store URI and credentials Secret: its own, else the
+// controller's default; ok is false when there is neither.
+func (r *ModelReconciler) store(m *ppav1.Model) (uri, secret string, ok bool) {
+	switch {
+	case m.Spec.Store != nil:
+		if s := m.Spec.Store.CredentialsSecret; s != nil {
+			secret = s.Name
+		}
+		return m.Spec.Store.URI, secret, true
+	case r.Options.DefaultStoreURI != "":
+		return r.Options.DefaultStoreURI, r.Options.DefaultStoreCredentialsSecret, true
+	}
+	return "", "", false
+}
+
+// servingGroup is the name of the InferenceService m shares; ok is false
+// for a Model in dedicated mode (or without a store).
+func (r *ModelReconciler) servingGroup(m *ppav1.Model) (string, bool) {
+	s := m.Spec.Serving
+	if s.Mode == ppav1.ServingDedicated {
+		return "", false
+	}
+	uri, secret, ok := r.store(m)
+	if !ok {
+		return "", false
+	}
+	return SharedInferenceServiceName(orDefault(s.Runtime, ppav1.DefaultRuntime), uri, secret, s.ServiceAccountName), true
+}
+
+// inferenceServiceName is the name of the InferenceService that serves m.
+func (r *ModelReconciler) inferenceServiceName(m *ppav1.Model) string {
+	if g, ok := r.servingGroup(m); ok {
+		return g
+	}
+	return DedicatedInferenceServiceName(m)
+}
+
 // resolve finds the Model's store and plugin.
 func (r *ModelReconciler) resolve(ctx context.Context, m *ppav1.Model, st *ppav1.ModelStatus) (training, error) {
 	var t training
-	switch {
-	case m.Spec.Store != nil:
-		t.storeURI = m.Spec.Store.URI
-		if s := m.Spec.Store.CredentialsSecret; s != nil {
-			t.storeSecret = s.Name
-		}
-	case r.Options.DefaultStoreURI != "":
-		t.storeURI, t.storeSecret = r.Options.DefaultStoreURI, r.Options.DefaultStoreCredentialsSecret
-	default:
+	var ok bool
+	if t.storeURI, t.storeSecret, ok = r.store(m); !ok {
 		return t, &errUnresolved{ppav1.ReasonNoStore, "spec.store is not set and the controller has no --default-store-uri"}
 	}
 	if m.Spec.Forecaster.Name == "" {
@@ -328,9 +372,17 @@ func (r *ModelReconciler) ensureCronWorkflow(ctx context.Context, m *ppav1.Model
 	return nil
 }
 
-// ensureInferenceService creates or updates the InferenceService.
+// ensureInferenceService creates or updates the InferenceService that
+// serves m: the shared one of its group (after deleting a dedicated one
+// left from dedicated mode), else its own.
 func (r *ModelReconciler) ensureInferenceService(ctx context.Context, m *ppav1.Model, t training) error {
-	isvc := &kservev1beta1.InferenceService{ObjectMeta: metav1.ObjectMeta{Name: InferenceServiceName(m), Namespace: m.Namespace}}
+	if group, ok := r.servingGroup(m); ok {
+		if err := r.deleteDedicatedInferenceService(ctx, m); err != nil {
+			return err
+		}
+		return r.ensureSharedInferenceService(ctx, m.Namespace, group)
+	}
+	isvc := &kservev1beta1.InferenceService{ObjectMeta: metav1.ObjectMeta{Name: DedicatedInferenceServiceName(m), Namespace: m.Namespace}}
 	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, isvc, func() error {
 		r.renderInferenceService(isvc, m, t)
 		return controllerutil.SetControllerReference(m, isvc, r.Scheme)
@@ -340,6 +392,91 @@ func (r *ModelReconciler) ensureInferenceService(ctx context.Context, m *ppav1.M
 	}
 	if op != controllerutil.OperationResultNone {
 		log.FromContext(ctx).Info("inferenceservice "+string(op), "inferenceservice", isvc.Name)
+	}
+	return nil
+}
+
+// deleteDedicatedInferenceService deletes the InferenceService m controls
+// under its own name, if any.
+func (r *ModelReconciler) deleteDedicatedInferenceService(ctx context.Context, m *ppav1.Model) error {
+	var isvc kservev1beta1.InferenceService
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: m.Namespace, Name: DedicatedInferenceServiceName(m)}, &isvc)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("get inferenceservice %s: %w", DedicatedInferenceServiceName(m), err)
+	case !metav1.IsControlledBy(&isvc, m):
+		return nil
+	}
+	if err := r.Client.Delete(ctx, &isvc); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete dedicated inferenceservice %s: %w", isvc.Name, err)
+	}
+	log.FromContext(ctx).Info("dedicated inferenceservice deleted: the model is served by a shared one", "inferenceservice", isvc.Name)
+	return nil
+}
+
+// sharedMembers lists the Models of namespace ns, not being deleted, that
+// share the InferenceService named group, sorted by name.
+func (r *ModelReconciler) sharedMembers(ctx context.Context, ns, group string) ([]*ppav1.Model, error) {
+	var list ppav1.ModelList
+	if err := r.Client.List(ctx, &list, client.InNamespace(ns), client.MatchingFields{indexServingGroup: group}); err != nil {
+		return nil, fmt.Errorf("list models sharing inferenceservice %s/%s: %w", ns, group, err)
+	}
+	var out []*ppav1.Model
+	for i := range list.Items {
+		if m := &list.Items[i]; m.DeletionTimestamp.IsZero() {
+			out = append(out, m)
+		}
+	}
+	slices.SortFunc(out, func(a, b *ppav1.Model) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// ensureSharedInferenceService renders the shared InferenceService group of
+// namespace ns from its members, each an owner (none the controller), or
+// deletes it when it has none.
+func (r *ModelReconciler) ensureSharedInferenceService(ctx context.Context, ns, group string) error {
+	members, err := r.sharedMembers(ctx, ns, group)
+	if err != nil {
+		return err
+	}
+	isvc := &kservev1beta1.InferenceService{ObjectMeta: metav1.ObjectMeta{Name: group, Namespace: ns}}
+	if len(members) == 0 {
+		err := r.Client.Get(ctx, client.ObjectKeyFromObject(isvc), isvc)
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil
+		case err != nil:
+			return fmt.Errorf("get inferenceservice %s: %w", group, err)
+		case isvc.Labels[LabelServingGroup] != group:
+			return nil // not the controller's
+		}
+		if err := r.Client.Delete(ctx, isvc); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete shared inferenceservice %s: %w", group, err)
+		}
+		log.FromContext(ctx).Info("shared inferenceservice deleted: no model left", "inferenceservice", group)
+		return nil
+	}
+	var t training
+	t.storeURI, t.storeSecret, _ = r.store(members[0]) // the index holds only Models with a store
+	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, isvc, func() error {
+		r.renderSharedInferenceService(isvc, members, t)
+		isvc.OwnerReferences = slices.DeleteFunc(isvc.OwnerReferences, func(o metav1.OwnerReference) bool {
+			return o.APIVersion == ppav1.GroupVersion.String() && o.Kind == "Model"
+		})
+		for _, m := range members {
+			if err := controllerutil.SetOwnerReference(m, isvc, r.Scheme); err != nil {
+				return fmt.Errorf("owner reference to model %s: %w", m.Name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("shared inferenceservice %s: %w", group, err)
+	}
+	if op != controllerutil.OperationResultNone {
+		log.FromContext(ctx).Info("shared inferenceservice "+string(op), "inferenceservice", group, "models", len(members))
 	}
 	return nil
 }
@@ -356,7 +493,8 @@ func (r *ModelReconciler) observe(ctx context.Context, m *ppav1.Model, st *ppav1
 	}
 
 	var isvc kservev1beta1.InferenceService
-	gerr := r.Client.Get(ctx, types.NamespacedName{Namespace: m.Namespace, Name: InferenceServiceName(m)}, &isvc)
+	isvcName := r.inferenceServiceName(m)
+	gerr := r.Client.Get(ctx, types.NamespacedName{Namespace: m.Namespace, Name: isvcName}, &isvc)
 	switch {
 	case gerr == nil:
 		serving = applyServing(st, &isvc, r.Options.GRPCPort)
@@ -370,9 +508,9 @@ func (r *ModelReconciler) observe(ctx context.Context, m *ppav1.Model, st *ppav1
 	case apierrors.IsNotFound(gerr):
 		st.Endpoint = ""
 		serving = metav1.Condition{Type: ppav1.ConditionServing, Status: metav1.ConditionFalse,
-			Reason: ppav1.ReasonInferenceServiceNotReady, Message: "no InferenceService " + InferenceServiceName(m)}
+			Reason: ppav1.ReasonInferenceServiceNotReady, Message: "no InferenceService " + isvcName}
 	default:
-		gerr = fmt.Errorf("get inferenceservice %s: %w", InferenceServiceName(m), gerr)
+		gerr = fmt.Errorf("get inferenceservice %s: %w", isvcName, gerr)
 		err = errors.Join(err, gerr)
 		serving = metav1.Condition{Type: ppav1.ConditionServing, Status: conditionStatus(st, ppav1.ConditionServing),
 			Reason: ppav1.ReasonReconcileError, Message: gerr.Error()}
@@ -448,14 +586,54 @@ func (r *ModelReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		func(o client.Object) []string { return []string{o.(*ppav1.Model).Spec.Forecaster.Name} }); err != nil {
 		return fmt.Errorf("model controller: index %s: %w", indexForecasterName, err)
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &ppav1.Model{}, indexServingGroup,
+		func(o client.Object) []string {
+			if g, ok := r.servingGroup(o.(*ppav1.Model)); ok {
+				return []string{g}
+			}
+			return nil
+		}); err != nil {
+		return fmt.Errorf("model controller: index %s: %w", indexServingGroup, err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("model").
 		For(&ppav1.Model{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&wfv1.CronWorkflow{}).
-		Owns(&kservev1beta1.InferenceService{}).
+		// Every owner: a shared InferenceService has one per member.
+		Watches(&kservev1beta1.InferenceService{}, handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &ppav1.Model{})).
+		Watches(&ppav1.Model{}, handler.Funcs{DeleteFunc: r.modelDeleted, UpdateFunc: r.modelUpdated}).
 		Watches(&wfv1.Workflow{}, handler.EnqueueRequestsFromMapFunc(workflowToModel)).
 		Watches(&ppav1.Forecaster{}, handler.EnqueueRequestsFromMapFunc(r.forecasterToModels)).
 		Complete(r)
+}
+
+// modelDeleted re-renders the shared InferenceService a deleted Model was
+// a member of.
+func (r *ModelReconciler) modelDeleted(_ context.Context, e event.TypedDeleteEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	if m, ok := e.Object.(*ppav1.Model); ok {
+		r.enqueueGroup(m, q)
+	}
+}
+
+// modelUpdated re-renders the shared InferenceService a Model left (for
+// another one or for dedicated mode).
+func (r *ModelReconciler) modelUpdated(_ context.Context, e event.TypedUpdateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	old, ok1 := e.ObjectOld.(*ppav1.Model)
+	m, ok2 := e.ObjectNew.(*ppav1.Model)
+	if !ok1 || !ok2 {
+		return
+	}
+	oldGroup, _ := r.servingGroup(old)
+	if newGroup, _ := r.servingGroup(m); newGroup != oldGroup {
+		r.enqueueGroup(old, q)
+	}
+}
+
+// enqueueGroup enqueues the shared InferenceService of m's serving group.
+func (r *ModelReconciler) enqueueGroup(m *ppav1.Model, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	if g, ok := r.servingGroup(m); ok {
+		q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: m.Namespace, Name: groupRequestPrefix + g}})
+	}
 }
 
 // workflowToModel maps a training Workflow to its Model by LabelModel, else

@@ -25,6 +25,9 @@ const (
 	// Workflows its CronWorkflow starts; the controller finds a Model's
 	// trainings by it.
 	LabelModel = "ppa-autoscaler.io/model"
+	// LabelServingGroup is on a shared InferenceService and carries its
+	// name (see SharedInferenceServiceName).
+	LabelServingGroup = "ppa-autoscaler.io/serving-group"
 	// LabelTraining is "initial" on the first-training Workflow and
 	// "scheduled" on those the CronWorkflow starts.
 	LabelTraining = "ppa-autoscaler.io/training"
@@ -77,8 +80,18 @@ func modelOfCronWorkflow(cw string) string {
 	return name
 }
 
-// InferenceServiceName is the name of m's InferenceService.
-func InferenceServiceName(m *ppav1.Model) string { return m.Name }
+// DedicatedInferenceServiceName is the name of the InferenceService of a
+// Model in dedicated serving mode: the Model's.
+func DedicatedInferenceServiceName(m *ppav1.Model) string { return m.Name }
+
+// SharedInferenceServiceName is the name of the InferenceService that the
+// shared-mode Models of a namespace with this runtime, store (URI and
+// credentials Secret) and service account share: ppa- and 10 hex digits of
+// their SHA-256.
+func SharedInferenceServiceName(runtime, storeURI, storeSecret, serviceAccount string) string {
+	h := sha256.Sum256([]byte(strings.Join([]string{runtime, storeURI, storeSecret, serviceAccount}, "\x00")))
+	return "ppa-" + hex.EncodeToString(h[:])[:10]
+}
 
 // InitialWorkflowName is the name of m's first-training Workflow for the
 // given trainer arguments: MODEL-train- and 10 hex digits of their
@@ -177,41 +190,109 @@ func (r *ModelReconciler) renderCronWorkflow(cw *wfv1.CronWorkflow, m *ppav1.Mod
 	}
 }
 
-// renderInferenceService sets the fields of isvc that the controller owns,
-// leaving what KServe defaults alone.
+// predictor is what the controller sets on an InferenceService's
+// predictor.
+type predictor struct {
+	minReplicas    int32
+	maxReplicas    *int32
+	runtime        string
+	serviceAccount string
+	resources      corev1.ResourceRequirements
+	args           []string
+	storeSecret    string
+}
+
+// renderInferenceService sets the fields of m's dedicated InferenceService
+// that the controller owns, leaving what KServe defaults alone.
 func (r *ModelReconciler) renderInferenceService(isvc *kservev1beta1.InferenceService, m *ppav1.Model, t training) {
-	isvc.Labels = mergeLabels(isvc.Labels, childLabels(m))
+	s := m.Spec.Serving
+	r.renderPredictor(isvc, childLabels(m), predictor{
+		minReplicas:    s.MinReplicas,
+		maxReplicas:    s.MaxReplicas,
+		runtime:        s.Runtime,
+		serviceAccount: s.ServiceAccountName,
+		resources:      s.Resources,
+		args:           RuntimeArgs(t.storeURI, m),
+		storeSecret:    t.storeSecret,
+	})
+}
+
+// renderSharedInferenceService sets the fields of a shared InferenceService
+// that the controller owns: its runtime serves every member (sorted by
+// name; all of one namespace, store, runtime and service account), with
+// the largest of their replica counts and of each resource.
+func (r *ModelReconciler) renderSharedInferenceService(isvc *kservev1beta1.InferenceService, members []*ppav1.Model, t training) {
+	first := members[0].Spec.Serving
+	p := predictor{
+		runtime:        first.Runtime,
+		serviceAccount: first.ServiceAccountName,
+		args:           RuntimeArgs(t.storeURI, members...),
+		storeSecret:    t.storeSecret,
+	}
+	for _, m := range members {
+		s := m.Spec.Serving
+		p.minReplicas = max(p.minReplicas, s.MinReplicas)
+		if s.MaxReplicas != nil && (p.maxReplicas == nil || *s.MaxReplicas > *p.maxReplicas) {
+			p.maxReplicas = s.MaxReplicas
+		}
+		p.resources.Requests = maxResources(p.resources.Requests, s.Resources.Requests)
+		p.resources.Limits = maxResources(p.resources.Limits, s.Resources.Limits)
+	}
+	r.renderPredictor(isvc, map[string]string{LabelServingGroup: isvc.Name, labelManagedBy: managedBy}, p)
+}
+
+// maxResources returns have with each quantity of want that is larger (or
+// missing) set.
+func maxResources(have, want corev1.ResourceList) corev1.ResourceList {
+	for k, q := range want {
+		if have == nil {
+			have = corev1.ResourceList{}
+		}
+		if h, ok := have[k]; !ok || q.Cmp(h) > 0 {
+			have[k] = q.DeepCopy()
+		}
+	}
+	return have
+}
+
+// renderPredictor sets the labels, deployment mode and predictor p of
+// isvc, leaving what KServe defaults alone.
+func (r *ModelReconciler) renderPredictor(isvc *kservev1beta1.InferenceService, labels map[string]string, p predictor) {
+	isvc.Labels = mergeLabels(isvc.Labels, labels)
 	if r.Options.DeploymentMode != "" {
 		if isvc.Annotations == nil {
 			isvc.Annotations = map[string]string{}
 		}
 		isvc.Annotations[annotationDeploymentMode] = r.Options.DeploymentMode
 	}
-	s := m.Spec.Serving
-	p := &isvc.Spec.Predictor
-	p.MinReplicas = ptr.To(max(s.MinReplicas, 1))
-	p.MaxReplicas = 0
-	if s.MaxReplicas != nil {
-		p.MaxReplicas = *s.MaxReplicas
+	ps := &isvc.Spec.Predictor
+	ps.MinReplicas = ptr.To(max(p.minReplicas, 1))
+	ps.MaxReplicas = 0
+	if p.maxReplicas != nil {
+		ps.MaxReplicas = *p.maxReplicas
 	}
-	p.ServiceAccountName = s.ServiceAccountName
-	if p.Model == nil {
-		p.Model = &kservev1beta1.ModelSpec{}
+	ps.ServiceAccountName = p.serviceAccount
+	if ps.Model == nil {
+		ps.Model = &kservev1beta1.ModelSpec{}
 	}
-	p.Model.ModelFormat = kservev1beta1.ModelFormat{Name: ModelFormat}
-	p.Model.Runtime = ptr.To(orDefault(s.Runtime, ppav1.DefaultRuntime))
-	p.Model.ProtocolVersion = ptr.To(kconstants.ProtocolV2)
-	c := &p.Model.Container
+	ps.Model.ModelFormat = kservev1beta1.ModelFormat{Name: ModelFormat}
+	ps.Model.Runtime = ptr.To(orDefault(p.runtime, ppav1.DefaultRuntime))
+	ps.Model.ProtocolVersion = ptr.To(kconstants.ProtocolV2)
+	c := &ps.Model.Container
 	c.Name = kserveContainer
-	c.Args = RuntimeArgs(m, t.storeURI)
-	c.Resources = *s.Resources.DeepCopy()
-	c.EnvFrom = storeEnv(t.storeSecret)
+	c.Args = p.args
+	c.Resources = *p.resources.DeepCopy()
+	c.EnvFrom = storeEnv(p.storeSecret)
 }
 
-// RuntimeArgs are the predictor's arguments to the PPA runtime: serve m's
-// newest accepted version from the store.
-func RuntimeArgs(m *ppav1.Model, storeURI string) []string {
-	return []string{"--store", storeURI, "--model", m.Namespace + "/" + m.Name}
+// RuntimeArgs are the predictor's arguments to the PPA runtime: serve the
+// newest accepted version of each model from the store.
+func RuntimeArgs(storeURI string, models ...*ppav1.Model) []string {
+	args := []string{"--store", storeURI}
+	for _, m := range models {
+		args = append(args, "--model", m.Namespace+"/"+m.Name)
+	}
+	return args
 }
 
 // mergeLabels returns have with want's labels set.

@@ -9,6 +9,7 @@ import (
 	kservev1beta1 "github.com/kserve/kserve/pkg/apis/serving/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -162,5 +163,80 @@ func TestRenderTrainingPod(t *testing.T) {
 		if _, err := ParseTrainingPod(bad.in); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("ParseTrainingPod(%s): %v, want %q", bad.in, err, bad.want)
 		}
+	}
+}
+
+// TestRenderSharedInferenceService checks that a shared InferenceService
+// serves every member and takes the largest of their replica counts and
+// of each resource.
+func TestRenderSharedInferenceService(t *testing.T) {
+	r := testReconciler()
+	a, b := testModel(), testModel()
+	a.Name, b.Name = "a", "b"
+	a.Spec.Serving.MinReplicas, b.Spec.Serving.MinReplicas = 2, 1
+	b.Spec.Serving.MaxReplicas = ptr.To[int32](5)
+	a.Spec.Serving.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m"), corev1.ResourceMemory: resource.MustParse("1Gi")}
+	b.Spec.Serving.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}
+	tr := training{storeURI: "s3://models/ppa", storeSecret: "creds"}
+
+	isvc := &kservev1beta1.InferenceService{ObjectMeta: metav1.ObjectMeta{Name: "ppa-0123456789", Namespace: "shop"}}
+	r.renderSharedInferenceService(isvc, []*ppav1.Model{a, b}, tr)
+	p := isvc.Spec.Predictor
+	if ptr.Deref(p.MinReplicas, 0) != 2 || p.MaxReplicas != 5 {
+		t.Errorf("replicas min %v max %d, want 2 and 5", p.MinReplicas, p.MaxReplicas)
+	}
+	req := p.Model.Resources.Requests
+	if req.Cpu().String() != "1" || req.Memory().String() != "1Gi" {
+		t.Errorf("requests %v, want cpu 1 and memory 1Gi", req)
+	}
+	if want := []string{"--store", "s3://models/ppa", "--model", "shop/a", "--model", "shop/b"}; !slices.Equal(p.Model.Args, want) {
+		t.Errorf("args %q, want %q", p.Model.Args, want)
+	}
+	if _, ok := isvc.Labels[LabelModel]; ok || isvc.Labels[LabelServingGroup] != "ppa-0123456789" {
+		t.Errorf("labels %v: want the serving group, no model", isvc.Labels)
+	}
+	if len(p.Model.EnvFrom) != 1 || p.Model.EnvFrom[0].SecretRef.Name != "creds" {
+		t.Errorf("envFrom %+v, want the store secret", p.Model.EnvFrom)
+	}
+	again := isvc.DeepCopy()
+	r.renderSharedInferenceService(again, []*ppav1.Model{a, b}, tr)
+	if !equality.Semantic.DeepEqual(isvc, again) {
+		t.Error("rendering twice changed the shared InferenceService")
+	}
+	if a.Spec.Serving.Resources.Requests.Cpu().String() != "200m" {
+		t.Error("rendering changed a member's resources")
+	}
+}
+
+// TestServingGroup: the default mode shares by store, runtime and service
+// account; dedicated does not share.
+func TestServingGroup(t *testing.T) {
+	r := testReconciler()
+	base, _ := r.servingGroup(testModel())
+	for _, tt := range []struct {
+		name      string
+		edit      func(*ppav1.Model)
+		wantSame  bool
+		wantGroup bool
+	}{
+		{"other name", func(m *ppav1.Model) { m.Name = "other" }, true, true},
+		{"explicit shared", func(m *ppav1.Model) { m.Spec.Serving.Mode = ppav1.ServingShared }, true, true},
+		{"other store", func(m *ppav1.Model) { m.Spec.Store.URI = "s3://models/other" }, false, true},
+		{"store secret", func(m *ppav1.Model) { m.Spec.Store.CredentialsSecret = &corev1.LocalObjectReference{Name: "s"} }, false, true},
+		{"other runtime", func(m *ppav1.Model) { m.Spec.Serving.Runtime = "gpu" }, false, true},
+		{"service account", func(m *ppav1.Model) { m.Spec.Serving.ServiceAccountName = "sa" }, false, true},
+		{"dedicated", func(m *ppav1.Model) { m.Spec.Serving.Mode = ppav1.ServingDedicated }, false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := testModel()
+			tt.edit(m)
+			g, ok := r.servingGroup(m)
+			if ok != tt.wantGroup || (g == base) != tt.wantSame {
+				t.Errorf("group %q (%v), base %q: want shared %v, same %v", g, ok, base, tt.wantGroup, tt.wantSame)
+			}
+			if want := DedicatedInferenceServiceName(m); !ok && r.inferenceServiceName(m) != want {
+				t.Errorf("inferenceServiceName %q, want %q", r.inferenceServiceName(m), want)
+			}
+		})
 	}
 }

@@ -73,10 +73,16 @@ func TestServingStatusFromRuntime(t *testing.T) {
 		}
 		return i
 	}
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(readyISVC("served"), readyISVC("elsewhere")).Build()
+	// Both Models share one InferenceService (its runtime serves only
+	// "served"); the runtime is asked by each member's own name.
 	o := NewOptions()
 	o.Runtime = &GRPCRuntime{}
-	r := &ModelReconciler{Client: c, Scheme: scheme, Options: o}
+	r := &ModelReconciler{Scheme: scheme, Options: o}
+	shared := r.inferenceServiceName(testModel())
+	if shared == testModel().Name {
+		t.Fatalf("a Model in the default serving mode is served by %q, its own InferenceService", shared)
+	}
+	r.Client = fake.NewClientBuilder().WithScheme(scheme).WithObjects(readyISVC(shared)).Build()
 
 	for _, tt := range []struct {
 		model             string
@@ -87,7 +93,8 @@ func TestServingStatusFromRuntime(t *testing.T) {
 	}{
 		// No workflow of the controller trained it; the runtime serves it.
 		{"served", metav1.ConditionTrue, ppav1.ReasonModelServed, res.Version, ppav1.ReasonVersionServed},
-		// The InferenceService is ready, but its runtime has no such model.
+		// The shared InferenceService is ready, but its runtime does not
+		// serve this member.
 		{"elsewhere", metav1.ConditionFalse, ppav1.ReasonModelNotServed, "", ppav1.ReasonTrainingPending},
 	} {
 		t.Run(tt.model, func(t *testing.T) {
