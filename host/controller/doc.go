@@ -9,8 +9,11 @@
 //     once instead of waiting for the schedule;
 //   - an Argo CronWorkflow, MODEL-retrain, running the same training on
 //     the Model's schedule;
-//   - a KServe InferenceService, MODEL, whose predictor runs the PPA
-//     serving runtime on the Model's store.
+//   - a KServe InferenceService whose predictor runs the PPA serving
+//     runtime on the Model's store: in the default shared serving mode
+//     ppa-HASH, one per namespace, store, runtime and service account,
+//     serving all those Models, owned by each (none its controller) and
+//     deleted with the last; in dedicated mode MODEL, the Model's own.
 //
 // The Model's status follows the children: the newest finished training
 // workflow (the first training and the ones the CronWorkflow starts, found
