@@ -39,8 +39,9 @@ func ownerNames(t *testing.T, o metav1.Object) []string {
 
 // TestSharedServing: two Models of a namespace with the same store share
 // one InferenceService that serves both and reports its endpoint to both;
-// a dedicated Model gets its own; deleting a member re-renders the shared
-// InferenceService without it, and deleting the last deletes it.
+// a dedicated Model gets its own, and moves between the two when its mode
+// changes; deleting a member re-renders the shared InferenceService
+// without it, and deleting the last deletes it.
 func TestSharedServing(t *testing.T) {
 	c := startEnv(t)
 	ctx := context.Background()
@@ -122,6 +123,22 @@ func TestSharedServing(t *testing.T) {
 	if m := getModel(t, c, ns, "d"); m.Status.Endpoint == wantEndpoint {
 		t.Errorf("dedicated model d reports the shared endpoint %s", m.Status.Endpoint)
 	}
+
+	// Switching d to shared moves it into the shared InferenceService and
+	// deletes its own; switching back moves it out again.
+	dm := getModel(t, c, ns, "d")
+	update(t, c, dm, false, func() { dm.Spec.Serving.Mode = ppav1.ServingShared })
+	waitShared("d joins the shared InferenceService", "a", "b", "d")
+	waitFor(t, "dedicated InferenceService of d deleted", func() (bool, string) {
+		err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "d"}, &kservev1beta1.InferenceService{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+	update(t, c, dm, false, func() { dm.Spec.Serving.Mode = ppav1.ServingDedicated })
+	waitShared("d leaves the shared InferenceService", "a", "b")
+	waitFor(t, "dedicated InferenceService of d again", func() (bool, string) {
+		err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "d"}, &own)
+		return err == nil, fmt.Sprint(err)
+	})
 
 	// Deleting a member re-renders without it; deleting the last deletes
 	// the shared InferenceService. The dedicated one stays.
