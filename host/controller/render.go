@@ -226,8 +226,10 @@ func (r *ModelReconciler) renderSharedInferenceService(isvc *kservev1beta1.Infer
 	p := predictor{
 		runtime:        first.Runtime,
 		serviceAccount: first.ServiceAccountName,
-		args:           RuntimeArgs(t.storeURI, members...),
-		storeSecret:    t.storeSecret,
+		// Its newest member, not trained yet, must not make the
+		// predictor unready for the others.
+		args:        append(RuntimeArgs(t.storeURI, members...), "--ready-when-listed"),
+		storeSecret: t.storeSecret,
 	}
 	for _, m := range members {
 		s := m.Spec.Serving

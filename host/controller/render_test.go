@@ -189,7 +189,7 @@ func TestRenderSharedInferenceService(t *testing.T) {
 	if req.Cpu().String() != "1" || req.Memory().String() != "1Gi" {
 		t.Errorf("requests %v, want cpu 1 and memory 1Gi", req)
 	}
-	if want := []string{"--store", "s3://models/ppa", "--model", "shop/a", "--model", "shop/b"}; !slices.Equal(p.Model.Args, want) {
+	if want := []string{"--store", "s3://models/ppa", "--model", "shop/a", "--model", "shop/b", "--ready-when-listed"}; !slices.Equal(p.Model.Args, want) {
 		t.Errorf("args %q, want %q", p.Model.Args, want)
 	}
 	if _, ok := isvc.Labels[LabelModel]; ok || isvc.Labels[LabelServingGroup] != "ppa-0123456789" {

@@ -70,6 +70,7 @@ func TestSharedServing(t *testing.T) {
 		for _, m := range members {
 			want = append(want, "--model", ns+"/"+m)
 		}
+		want = append(want, "--ready-when-listed")
 		var isvc kservev1beta1.InferenceService
 		waitFor(t, what, func() (bool, string) {
 			if err := c.Get(ctx, key, &isvc); err != nil {

@@ -52,7 +52,7 @@ func (g *grpcService) ServerLive(context.Context, *inferencepb.ServerLiveRequest
 
 // ServerReady implements GRPCInferenceServiceServer.
 func (g *grpcService) ServerReady(context.Context, *inferencepb.ServerReadyRequest) (*inferencepb.ServerReadyResponse, error) {
-	return &inferencepb.ServerReadyResponse{Ready: g.s.set.Ready()}, nil
+	return &inferencepb.ServerReadyResponse{Ready: g.s.Ready()}, nil
 }
 
 // ServerMetadata implements GRPCInferenceServiceServer.

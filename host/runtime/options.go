@@ -79,6 +79,13 @@ type Options struct {
 	// ServeRejected lets a store model serve versions the quality gate
 	// rejected (when following the newest version).
 	ServeRejected bool
+	// ReadyWhenListed reports the server ready once the models were
+	// listed and loaded once, even while some have no version serving:
+	// for a runtime shared by many models, whose newest member must not
+	// keep the others from serving. Each model's own readiness still
+	// tells which serve. Without it the server is ready when every model
+	// serves.
+	ReadyWhenListed bool
 	// PollInterval is how often sources are checked for new versions; 0
 	// loads once.
 	PollInterval time.Duration
@@ -157,6 +164,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.StoreURI, "store", o.StoreURI, "artifact store: DIR or s3://BUCKET/PREFIX (S3 credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
 	fs.StringVar(&o.ModelDir, "model-dir", o.ModelDir, "model directory (manifest.json, model.bin, optional plugin.wasm), served when no --model is given")
 	fs.BoolVar(&o.ServeRejected, "serve-rejected", o.ServeRejected, "serve the newest version even when the quality gate rejected it")
+	fs.BoolVar(&o.ReadyWhenListed, "ready-when-listed", o.ReadyWhenListed, "report the server ready once the models were listed, even while some have no version serving (a runtime shared by many models)")
 	fs.Var(durationFlag{&o.PollInterval}, "poll-interval", "how often to look for new model versions (0: load once)")
 	fs.StringVar(&o.CacheDir, "cache-dir", o.CacheDir, "directory for compiled plugins, kept across restarts (empty: in memory)")
 	if o.PluginIsolation == "" {

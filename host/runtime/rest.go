@@ -28,7 +28,7 @@ func (s *Server) restHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /v2/health/ready", func(w http.ResponseWriter, r *http.Request) {
 		status := http.StatusOK
-		ready := s.set.Ready()
+		ready := s.Ready()
 		if !ready {
 			status = http.StatusServiceUnavailable
 		}

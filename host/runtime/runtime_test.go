@@ -614,3 +614,31 @@ func TestReadinessAndMetadata(t *testing.T) {
 		}
 	}
 }
+
+// TestReadyWhenListed: a runtime shared by many models, told so, is ready
+// once it listed them, although one has no version yet; that model alone
+// is not ready (TestReadinessAndMetadata: without the option the server
+// is not ready).
+func TestReadyWhenListed(t *testing.T) {
+	e := newDirEnv(t)
+	e.model(seasonalNaivePkg, "cpu", "v0001", nil, 100, 50)
+	opts := e.options("cpu", "mem")
+	opts.ReadyWhenListed = true
+	s := start(t, opts, false)
+	waitFor(t, "server ready", func() bool { return s.get("/v2/health/ready").status == http.StatusOK })
+	for _, c := range []struct {
+		path   string
+		status int
+	}{
+		{"/v2/models/cpu/ready", 200},
+		{"/v2/models/mem/ready", 503},
+	} {
+		if r := s.get(c.path); r.status != c.status {
+			t.Errorf("GET %s: %d, want %d: %s", c.path, r.status, c.status, r.body)
+		}
+	}
+	ready, err := s.grpc.ServerReady(context.Background(), &inferencepb.ServerReadyRequest{})
+	if err != nil || !ready.GetReady() {
+		t.Fatalf("grpc server ready = %v, %v; want true", ready, err)
+	}
+}

@@ -160,7 +160,7 @@ func (l engineLoader) Load(ctx context.Context, wasm []byte, sha256 string) (mod
 // Start listens on the HTTP and gRPC ports, serves, and loads the models in
 // the background (polling for new versions every PollInterval). It
 // returns once both ports listen; the server is ready (see
-// /v2/health/ready) when every model has loaded.
+// /v2/health/ready) when every model has loaded (see Ready).
 func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -221,8 +221,14 @@ func addr(ln net.Listener) string {
 	return ln.Addr().String()
 }
 
-// Ready reports whether every model is loaded.
-func (s *Server) Ready() bool { return s.set.Ready() }
+// Ready reports whether the server is ready: every model is loaded, or
+// with ReadyWhenListed the models were listed and loaded once.
+func (s *Server) Ready() bool {
+	if s.opts.ReadyWhenListed {
+		return s.set.Synced()
+	}
+	return s.set.Ready()
+}
 
 // Models describes the served models.
 func (s *Server) Models() []modelset.Status { return s.set.Statuses() }

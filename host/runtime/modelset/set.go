@@ -209,6 +209,14 @@ func (s *Set) Get(name string) (*Model, State) {
 	return nil, StateLoading
 }
 
+// Synced reports whether the set has listed its models and tried to load
+// them at least once.
+func (s *Set) Synced() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.synced
+}
+
 // Ready reports whether the set has listed its models at least once and
 // every model not explicitly unloaded has a version serving.
 func (s *Set) Ready() bool {
