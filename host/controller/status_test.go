@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,8 @@ import (
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
 	ppav1 "github.com/ppa-autoscaler/ppa/api/v1alpha1"
+	"github.com/ppa-autoscaler/ppa/host/policy"
+	"github.com/ppa-autoscaler/ppa/host/trainer"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -371,5 +374,33 @@ func TestPolicyStatus(t *testing.T) {
 				t.Errorf("policy status\n got %+v\nwant %+v", got, want)
 			}
 		})
+	}
+}
+
+// TestTrainerResultContract decodes the trainer's own result type, as the
+// trainer writes it to --result-file, through the controller's reader: a
+// renamed or retyped field on either side fails here.
+func TestTrainerResultContract(t *testing.T) {
+	pol := &policy.Policy{Mode: policy.ModePredictive, Reason: "wins", Forecaster: "seasonal-profile",
+		Decision: &policy.Decision{Aggregation: "max", Bound: "yhat", ReactiveFloor: true}, Benefit: &policy.Benefit{GapClosed: 0.5}}
+	for _, res := range []trainer.Result{
+		{Model: "shop/checkout", Version: "20260301T1100Z-aaaa", Rejected: false, Reason: "accepted", Policy: pol},
+		{Model: "shop/checkout", Version: "20260301T1200Z-bbbb", Rejected: true, Reason: "mase 2.1 > 1"},
+	} {
+		b, err := json.Marshal(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := wf("a", wfv1.WorkflowSucceeded, 0, 5, string(b))
+		got, err := workflowResult(&w)
+		if err != nil || got == nil {
+			t.Fatalf("the controller cannot read the trainer's result: %v\n%s", err, b)
+		}
+		if got.Model != res.Model || got.Version != res.Version || got.Rejected != res.Rejected || got.Reason != res.Reason {
+			t.Errorf("read %+v from %s", got, b)
+		}
+		if (got.Policy == nil) != (res.Policy == nil) || got.Policy != nil && got.Policy.Describe() != res.Policy.Describe() {
+			t.Errorf("policy read %+v, written %+v", got.Policy, res.Policy)
+		}
 	}
 }
