@@ -87,9 +87,7 @@ func runGrabbers(t testing.TB, capMiB, pool, calls int) memoryFigures {
 // in child mode.
 func grabberChild(t *testing.T, capMiB, pool, calls int) memoryFigures {
 	t.Helper()
-	if _, err := os.Stat("/proc/self/status"); err != nil {
-		t.Skip("needs /proc/self/status (Linux)")
-	}
+	requireProcStatus(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestMemoryBoundUnderHostilePlugin$", "-test.count=1")
 	cmd.Env = append(os.Environ(), fmt.Sprintf("PPA_GRABBER_CHILD=%d,%d,%d", capMiB, pool, calls))
 	out, err := cmd.CombinedOutput()
@@ -144,9 +142,7 @@ func TestMemoryBoundUnderHostilePlugin(t *testing.T) {
 // cap, eight calls with a pool of four. Run it alone, with -benchtime 1x:
 // the peak is the process's.
 func BenchmarkHostileMemory(b *testing.B) {
-	if _, err := os.Stat("/proc/self/status"); err != nil {
-		b.Skip("needs /proc/self/status (Linux)")
-	}
+	requireProcStatus(b)
 	var fig memoryFigures
 	for b.Loop() {
 		fig = runGrabbers(b, 256, 4, 8)
@@ -154,4 +150,16 @@ func BenchmarkHostileMemory(b *testing.B) {
 	b.ReportMetric(fig.Baseline, "base-MiB")
 	b.ReportMetric(fig.Peak, "peak-MiB")
 	b.ReportMetric(fig.After, "after-MiB")
+}
+
+// requireProcStatus stops a measurement that reads /proc/self/status: a
+// failure on Linux, where it always exists, a skip elsewhere.
+func requireProcStatus(tb testing.TB) {
+	tb.Helper()
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		if runtime.GOOS == "linux" {
+			tb.Fatalf("reading the RSS: %v", err)
+		}
+		tb.Skip("needs /proc/self/status (Linux)")
+	}
 }

@@ -93,9 +93,7 @@ func processConfig() engine.Config {
 // overrun its time limit in worker processes while a healthy plugin keeps
 // answering, then closes it and checks that its workers are gone.
 func TestProcessFailuresKeepHealthyServing(t *testing.T) {
-	if engine.DefaultIsolation() != engine.IsolationProcess {
-		t.Skip("no worker processes on this platform")
-	}
+	engine.RequireWorkers(t)
 	prebuild(t, "echo")
 	ctx := context.Background()
 	const limit = time.Second
@@ -174,9 +172,7 @@ func TestProcessFailuresKeepHealthyServing(t *testing.T) {
 //
 //	go test -run '^$' -bench ProcessFailures/trap -benchtime 10000x ./host/engine
 func BenchmarkProcessFailures(b *testing.B) {
-	if engine.DefaultIsolation() != engine.IsolationProcess {
-		b.Skip("no worker processes on this platform")
-	}
+	engine.RequireWorkers(b)
 	for _, kind := range []string{"trap", "timeout"} {
 		b.Run(kind, func(b *testing.B) {
 			ctx := context.Background()

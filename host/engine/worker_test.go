@@ -31,9 +31,7 @@ func TestLockDownProbe(t *testing.T) {
 		lockDownProbe()
 		return
 	}
-	if err := processIsolationSupported(); err != nil {
-		t.Skip(err)
-	}
+	requireWorkers(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestLockDownProbe$")
 	cmd.Env = append(os.Environ(), probeEnv+"=1")
 	out, err := cmd.CombinedOutput()
@@ -113,9 +111,7 @@ func lockDownProbe() {
 // TestWorkerProcessLimits loads a module in a worker process and reads the
 // worker's limits, seccomp state and environment from /proc.
 func TestWorkerProcessLimits(t *testing.T) {
-	if err := processIsolationSupported(); err != nil {
-		t.Skip(err)
-	}
+	requireWorkers(t)
 	wasm := testwasm.Build(t, "./host/engine/testdata/guests/echo")
 	ctx := context.Background()
 	e, err := New(ctx, NewConfig().WithIsolation(IsolationProcess).WithMemoryLimitPages(1024).WithPoolSize(1))
@@ -180,9 +176,7 @@ func TestWorkersDieWithHost(t *testing.T) {
 		hostProbe()
 		return
 	}
-	if err := processIsolationSupported(); err != nil {
-		t.Skip(err)
-	}
+	requireWorkers(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestWorkersDieWithHost$")
 	cmd.Env = append(os.Environ(), hostProbeEnv+"=1")
 	out, err := cmd.StdoutPipe()
@@ -308,9 +302,7 @@ func TestFrames(t *testing.T) {
 // cache even when the engine has none: the first worker fills a temporary
 // one, a restarted worker loads from it, and Close removes it.
 func TestWorkerCompilationCache(t *testing.T) {
-	if err := processIsolationSupported(); err != nil {
-		t.Skip(err)
-	}
+	requireWorkers(t)
 	wasm, err := os.ReadFile(filepath.Join("testdata", "crash", "crash.wasm"))
 	if err != nil {
 		t.Fatal(err)
@@ -375,9 +367,7 @@ func TestWorkerCompilationCache(t *testing.T) {
 // call fails as a crash (not a timeout) and the next call gets a new
 // worker.
 func TestWorkerCrash(t *testing.T) {
-	if err := processIsolationSupported(); err != nil {
-		t.Skip(err)
-	}
+	requireWorkers(t)
 	wasm, err := os.ReadFile(filepath.Join("testdata", "crash", "crash.wasm"))
 	if err != nil {
 		t.Fatal(err)

@@ -26,7 +26,7 @@ func loadBuiltins(b *testing.B, specs ...CandidateSpec) ([]Candidate, func()) {
 		name := spec.Name
 		wasm, err := builtin.Load(name)
 		if err != nil {
-			b.Skipf("built-in %s: %v (run make plugins)", name, err)
+			b.Fatalf("built-in %s: %v (run make plugins)", name, err)
 		}
 		p, err := e.Load(ctx, wasm, "")
 		if err != nil {
