@@ -1,7 +1,6 @@
 package chart
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -184,21 +183,7 @@ func runtimeMetrics(t *testing.T) map[string]bool {
 	o.PollInterval = 0
 	o.CacheDir = filepath.Join(t.TempDir(), "cache")
 	o.Logger = slog.New(slog.DiscardHandler)
-	ctx := context.Background()
-	srv, err := runtime.New(ctx, o)
-	if err != nil {
-		t.Fatalf("runtime.New: %v", err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		t.Fatalf("runtime.Start: %v", err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			t.Errorf("runtime shutdown: %v", err)
-		}
-	})
+	srv := teststore.StartRuntime(t, o)
 	base := "http://" + srv.HTTPAddr()
 	body := `{"inputs":[{"name":"horizon","shape":[1],"datatype":"INT64","data":[600]},{"name":"start","shape":[1],"datatype":"INT64","data":[1772409600]}]}`
 	deadline := time.Now().Add(time.Minute)

@@ -63,35 +63,7 @@ func serve(t *testing.T) *runtime.Server {
 	o.PollInterval = 0
 	o.CacheDir = filepath.Join(t.TempDir(), "cache")
 	o.Logger = slog.New(slog.DiscardHandler)
-	ctx := context.Background()
-	srv, err := runtime.New(ctx, o)
-	if err != nil {
-		t.Fatalf("runtime.New: %v", err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		t.Fatalf("runtime.Start: %v", err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	deadline := time.Now().Add(time.Minute)
-	for {
-		resp, err := http.Get("http://" + srv.HTTPAddr() + "/v2/health/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return srv
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("runtime not ready after a minute (last: %v)", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return teststore.StartRuntime(t, o)
 }
 
 // reference is the forecast the runtime answers in plain JSON.

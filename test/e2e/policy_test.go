@@ -15,6 +15,7 @@ import (
 	"github.com/ppa-autoscaler/ppa/host/scaler"
 	"github.com/ppa-autoscaler/ppa/host/store"
 	"github.com/ppa-autoscaler/ppa/host/trainer"
+	"github.com/ppa-autoscaler/ppa/internal/teststore"
 	"github.com/ppa-autoscaler/ppa/internal/testwasm"
 )
 
@@ -64,23 +65,7 @@ func TestLearnedPolicyEndToEnd(t *testing.T) {
 	ro.Models = []string{"shop/checkout"}
 	ro.Namespace = "shop"
 	ro.Now = clock
-	rt, err := runtime.New(ctx, ro)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rt.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = rt.Shutdown(sctx)
-	})
-	for deadline := time.Now().Add(time.Minute); !rt.Ready(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("runtime not ready after a minute: %+v", rt.Models())
-		}
-	}
+	rt := teststore.StartRuntime(t, ro)
 
 	client := scaler.NewOIPClient(10*time.Second, nil)
 	t.Cleanup(func() { client.Close() })
