@@ -2,6 +2,8 @@ package teststore
 
 import (
 	"context"
+	"log/slog"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -34,4 +36,21 @@ func StartRuntime(t testing.TB, o runtime.Options) *runtime.Server {
 		}
 	}
 	return srv
+}
+
+// ServeSeasonalNaive stores SeasonalNaiveWithPolicy's model team-a/cpu with
+// pol as its policy and starts a runtime on loopback serving it alone, with
+// a compilation cache of the test's own.
+func ServeSeasonalNaive(t testing.TB, pol []byte) *runtime.Server {
+	t.Helper()
+	dir, _ := SeasonalNaiveWithPolicy(t, pol)
+	o := runtime.NewOptions()
+	o.ListenAddress = "127.0.0.1"
+	o.HTTPPort, o.GRPCPort = 0, 0
+	o.StoreURI = dir
+	o.Models = []string{"team-a/cpu"}
+	o.PollInterval = 0
+	o.CacheDir = filepath.Join(t.TempDir(), "cache")
+	o.Logger = slog.New(slog.DiscardHandler)
+	return StartRuntime(t, o)
 }

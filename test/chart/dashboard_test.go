@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,7 +21,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/ppa-autoscaler/ppa/host/policy"
-	"github.com/ppa-autoscaler/ppa/host/runtime"
 	"github.com/ppa-autoscaler/ppa/host/scaler"
 	"github.com/ppa-autoscaler/ppa/internal/teststore"
 )
@@ -174,16 +172,7 @@ func runtimeMetrics(t *testing.T) map[string]bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, _ := teststore.SeasonalNaiveWithPolicy(t, pol)
-	o := runtime.NewOptions()
-	o.ListenAddress = "127.0.0.1"
-	o.HTTPPort, o.GRPCPort = 0, 0
-	o.StoreURI = dir
-	o.Models = []string{"team-a/cpu"}
-	o.PollInterval = 0
-	o.CacheDir = filepath.Join(t.TempDir(), "cache")
-	o.Logger = slog.New(slog.DiscardHandler)
-	srv := teststore.StartRuntime(t, o)
+	srv := teststore.ServeSeasonalNaive(t, pol)
 	base := "http://" + srv.HTTPAddr()
 	body := `{"inputs":[{"name":"horizon","shape":[1],"datatype":"INT64","data":[600]},{"name":"start","shape":[1],"datatype":"INT64","data":[1772409600]}]}`
 	deadline := time.Now().Add(time.Minute)

@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -54,16 +53,7 @@ func serve(t *testing.T) *runtime.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, _ := teststore.SeasonalNaiveWithPolicy(t, pol)
-	o := runtime.NewOptions()
-	o.ListenAddress = "127.0.0.1"
-	o.HTTPPort, o.GRPCPort = 0, 0
-	o.StoreURI = dir
-	o.Models = []string{"team-a/cpu"}
-	o.PollInterval = 0
-	o.CacheDir = filepath.Join(t.TempDir(), "cache")
-	o.Logger = slog.New(slog.DiscardHandler)
-	return teststore.StartRuntime(t, o)
+	return teststore.ServeSeasonalNaive(t, pol)
 }
 
 // reference is the forecast the runtime answers in plain JSON.
