@@ -27,6 +27,10 @@ test: deps plugins lint images ## Run every test (unit, integration against real
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 	@$(MAKE) --no-print-directory fuzz
 
+.PHONY: test-cluster
+test-cluster: deps plugins ## Only the whole loop on a control plane of real components (test/cluster; part of make test): Model -> Argo -> runtime -> KEDA -> HPA -> Deployment, then faults.
+	$(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) ./test/cluster
+
 # Every decoder of peer input, as PACKAGE:TARGET. `go test` runs their seed
 # corpora (and testdata/fuzz crashers); `make fuzz` mutates for FUZZTIME each.
 FUZZ_TARGETS := \
@@ -62,11 +66,13 @@ examples: ## Rebuild the C and AssemblyScript example plugins (needs clang, npm)
 ##@ Development
 
 .PHONY: deps
-deps: ## Install what the tests need (Prometheus, MinIO, SeaweedFS, protoc, clang, helm, kube-apiserver + etcd, ko, crane, runc, the Python OIP clients); cached, idempotent.
+deps: ## Install what the tests need (Prometheus, MinIO, SeaweedFS, protoc, clang, helm, kube-apiserver + etcd, kube-controller-manager, kube-scheduler, KEDA, Argo, KWOK, ko, crane, runc, the Python OIP clients); cached, idempotent.
 	@# The installers build different Go programs or Python virtualenvs: run them
 	@# side by side (a cold machine spends most of the time compiling) and fail if any fails.
-	@pids=(); for s in install-deps install-helm install-envtest install-imagetools install-pyclients install-seaweedfs; do \
-		bash test/scripts/$$s.sh > >(sed -u "s/^/[$$s] /") 2>&1 & pids+=($$!); \
+	@# install-cluster follows install-envtest: its Kubernetes build reuses the
+	@# packages kube-apiserver's build left in the Go build cache.
+	@pids=(); for s in install-deps install-helm install-envtest+install-cluster install-imagetools install-pyclients install-seaweedfs; do \
+		( for x in $${s//+/ }; do bash test/scripts/$$x.sh || exit 1; done ) > >(sed -u "s/^/[$$s] /") 2>&1 & pids+=($$!); \
 	done; rc=0; for p in "$${pids[@]}"; do wait $$p || rc=1; done; exit $$rc
 
 .PHONY: generate
