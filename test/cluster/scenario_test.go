@@ -314,7 +314,7 @@ func helmInstall(t *testing.T, c *Cluster, minio *testenv.MinIOServer, bucket st
 	chart := filepath.Join("..", "..", "charts", "ppa")
 	values := map[string]any{
 		"store": map[string]any{
-			"s3": map[string]any{"bucket": bucket, "prefix": "ppa", "endpoint": minio.Endpoint, "insecure": true},
+			"s3":          map[string]any{"bucket": bucket, "prefix": "ppa", "endpoint": minio.Endpoint, "insecure": true},
 			"credentials": map[string]any{"create": true, "accessKeyId": minio.AccessKey, "secretAccessKey": minio.SecretKey},
 		},
 		"controller": map[string]any{"extraArgs": []string{"--runtime-status-interval=10s"}},
@@ -418,7 +418,7 @@ func deployment(name string) *appsv1.Deployment {
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.invalid/web:1"}}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.invalid/web:1"}}},
 			},
 		},
 	}
