@@ -16,8 +16,9 @@ PKGS := ./...
 # Modules of their own inside the tree, which `go test ./...` and `go vet
 # ./...` in the root do not enter: the guest side (abi/, the ABI's Go
 # rendering, and plugins/sdk/, the Go plugin SDK; the root requires both
-# through a replace). They must build for wasip1.
-GUEST_MODULES := abi plugins/sdk
+# through a replace) and the Go example plugin, a plugin author's module.
+# They must build for wasip1.
+GUEST_MODULES := abi plugins/sdk plugins/examples/go
 
 .DEFAULT_GOAL := help
 
