@@ -13,6 +13,12 @@ export PPA_IMAGES_DIR
 TEST_TIMEOUT ?= 40m
 # Packages are ours: everything under the module, nothing in dependencies.
 PKGS := ./...
+# Modules of their own inside the tree, which `go test ./...` and `go vet
+# ./...` in the root do not enter: the guest side (abi/, the ABI's Go
+# rendering, and plugins/sdk/, the Go plugin SDK; the root requires both
+# through a replace) and the Go example plugin, a plugin author's module.
+# They must build for wasip1.
+GUEST_MODULES := abi plugins/sdk plugins/examples/go
 
 .DEFAULT_GOAL := help
 
@@ -25,14 +31,16 @@ demo: plugins ## Replay the bundled NASA trace: reactive HPA vs PPA (policy lear
 .PHONY: test
 test: deps plugins lint images ## Run every test (unit, integration against real servers, end to end, image smoke test), then fuzz each decoder briefly.
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+	@set -e; for m in $(GUEST_MODULES); do echo "go test ./... (in $$m)"; $(GO) -C $$m test -count=1 -timeout $(TEST_TIMEOUT) ./...; done
 	@$(MAKE) --no-print-directory fuzz
 
 .PHONY: test-cluster
 test-cluster: deps plugins ## Only the whole loop on a control plane of real components (test/cluster; part of make test): Model -> Argo -> runtime -> KEDA -> HPA -> Deployment, then faults.
 	$(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) ./test/cluster
 
-# Every decoder of peer input, as PACKAGE:TARGET. `go test` runs their seed
-# corpora (and testdata/fuzz crashers); `make fuzz` mutates for FUZZTIME each.
+# Every decoder of peer input, as PACKAGE:TARGET (a package of a guest
+# module is fuzzed from that module). `go test` runs their seed corpora
+# (and testdata/fuzz crashers); `make fuzz` mutates for FUZZTIME each.
 FUZZ_TARGETS := \
 	./abi:FuzzDecode \
 	./host/runtime:FuzzRESTInferRequest \
@@ -90,10 +98,16 @@ fuzz: ## Fuzz every decoder (ABI messages, OIP REST and gRPC requests, KEDA meta
 	@GO=$(GO) FUZZTIME=$(FUZZTIME) bash hack/fuzz.sh $(FUZZ_TARGETS)
 
 .PHONY: lint
-lint: ## gofmt, go vet, and go.mod tidy.
+lint: ## gofmt, go vet, and go.mod tidy (the root module and each guest module; guest modules vetted for wasip1 too).
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	@$(GO) mod tidy -diff || { echo "go.mod is not tidy: run 'go mod tidy' and commit"; exit 1; }
+	@set -e; for m in $(GUEST_MODULES); do \
+		echo "go vet ./... (in $$m, native and GOOS=wasip1)"; \
+		$(GO) -C $$m vet ./...; \
+		GOOS=wasip1 GOARCH=wasm $(GO) -C $$m vet ./...; \
+		$(GO) -C $$m mod tidy -diff || { echo "$$m/go.mod is not tidy: run 'go mod tidy' in $$m and commit"; exit 1; }; \
+	done
 
 .PHONY: golden
 golden: ## Refit real Prophet (PyPI, pinned) and rewrite plugins/prophet/testdata/golden.

@@ -9,6 +9,8 @@ require (
 	github.com/kedacore/keda/v2 v2.18.3
 	github.com/kserve/kserve v0.17.0
 	github.com/minio/minio-go/v7 v7.4.1
+	github.com/ppa-autoscaler/ppa/abi v0.0.0-00010101000000-000000000000
+	github.com/ppa-autoscaler/ppa/plugins/sdk v0.0.0-00010101000000-000000000000
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/common v0.72.0
 	github.com/prometheus/prometheus v0.308.1
@@ -168,4 +170,12 @@ require (
 	sigs.k8s.io/json v0.0.0-20250730193827-2d320260d730 // indirect
 	sigs.k8s.io/randfill v1.0.0 // indirect
 	sigs.k8s.io/structured-merge-diff/v6 v6.3.1 // indirect
+)
+
+// The guest side is two modules of their own inside this tree: the ABI
+// (versioned on its own) and the Go plugin SDK, one implementation of it. A
+// plugin's go.mod needs only those two; the host builds them from here.
+replace (
+	github.com/ppa-autoscaler/ppa/abi => ./abi
+	github.com/ppa-autoscaler/ppa/plugins/sdk => ./plugins/sdk
 )

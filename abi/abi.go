@@ -4,9 +4,11 @@
 // requests and results.
 //
 // The normative text is SPEC.md beside this file; this package is its Go
-// rendering, shared by the host (host/engine) and the Go plugin SDK
-// (plugins/sdk). It has no dependencies beyond the standard library so that
-// it compiles for GOOS=wasip1.
+// rendering, shared by the host (host/engine, host/conformance) and the Go
+// plugin SDK (plugins/sdk). It is a Go module of its own,
+// github.com/ppa-autoscaler/ppa/abi, versioned with the ABI and with no
+// dependencies beyond the standard library: it compiles for GOOS=wasip1,
+// and a plugin's go.mod that requires it pulls in nothing of the host.
 package abi
 
 import (

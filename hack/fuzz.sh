@@ -7,14 +7,22 @@
 # -fuzztime deadline passes while a worker is still starting or minimising
 # on a loaded machine (seen in CI with nothing found). Such a run is retried
 # once; a second one fails.
+#
+# A package of a nested module (its folder, or one between it and the root,
+# holds a go.mod, such as abi/) is fuzzed from that module: `go test` in the
+# root module cannot name its packages by directory.
 set -euo pipefail
 GO=${GO:-go}
 FUZZTIME=${FUZZTIME:-10s}
 for t in "$@"; do
 	pkg=${t%%:*} name=${t##*:}
+	mod=$pkg
+	while [[ $mod != . && $mod != / && ! -f $mod/go.mod ]]; do mod=$(dirname "$mod"); done
+	rel=.
+	[[ $mod == "$pkg" ]] || rel=./${pkg#"$mod"/}
 	for try in 1 2; do
 		echo "fuzz $name ($pkg, $FUZZTIME)"
-		if out=$("$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1); then
+		if out=$("$GO" -C "$mod" test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$rel" 2>&1); then
 			grep -v '^fuzz: elapsed' <<<"$out" || true
 			break
 		fi

@@ -87,19 +87,21 @@ cd "$ROOT"
 
 # --- inputs: skip the build when nothing changed ---------------------------
 # Every file of the module the four binaries are built from (Go and embedded
-# files), go.mod/go.sum, this script, the tools' and packages' versions.
+# files) and of the modules it replaces with a folder of this tree (abi/,
+# plugins/sdk/), the go.mod/go.sum files, this script, the tools' and
+# packages' versions.
 inputs() {
 	echo "images.sh $(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)"
 	echo "repo=$IMAGE_REPO tag=$IMAGE_TAG platforms=$PLATFORMS epoch=$SOURCE_DATE_EPOCH"
 	echo "$(go env GOVERSION) ko=$(ko version) crane=$(crane version)"
 	dpkg-query -W -f='${Package}=${Version}\n' ca-certificates tzdata
-	sha256sum go.mod go.sum
+	sha256sum go.mod go.sum abi/go.mod plugins/sdk/go.mod
 	local pkgs=()
 	for i in "${IMAGES[@]}"; do pkgs+=("./cmd/$i"); done
 	local p
 	for p in ${PLATFORMS//,/ }; do
 		GOOS=${p%%/*} GOARCH=${p#*/} CGO_ENABLED=0 go list -deps \
-			-f '{{if .Module}}{{if .Module.Main}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}{{end}}' \
+			-f '{{if .Module}}{{if or .Module.Main (and .Module.Replace (not .Module.Replace.Version))}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}{{end}}' \
 			"${pkgs[@]}"
 	done | sort -u | sed "s|^$ROOT/||" | xargs -r sha256sum
 }

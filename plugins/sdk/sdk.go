@@ -22,6 +22,15 @@
 //
 //	func main() {}
 //
+// # Module
+//
+// This package is the Go module github.com/ppa-autoscaler/ppa/plugins/sdk.
+// It requires only the ABI module, github.com/ppa-autoscaler/ppa/abi (the
+// wire contract the host speaks too), and both need nothing beyond the
+// standard library: a plugin's go.mod lists these two and never the PPA
+// host's. plugins/examples/go in the PPA repository is a complete plugin
+// module to start from.
+//
 // # Errors
 //
 // Train and Predict return an *abi.Error to choose the status the host sees;
@@ -39,6 +48,7 @@ import (
 	"strings"
 
 	"github.com/ppa-autoscaler/ppa/abi"
+	"github.com/ppa-autoscaler/ppa/plugins/sdk/internal/wasmexport"
 )
 
 // Plugin is what a forecaster implements.
@@ -55,6 +65,14 @@ type Plugin interface {
 
 // registered is the plugin the wasm exports serve.
 var registered Plugin
+
+// init makes the wasm exports (internal/wasmexport) serve the registered
+// plugin through Call, the path native callers take too.
+func init() {
+	wasmexport.SetHandler(func(export string, request []byte) []byte {
+		return Call(registered, export, request)
+	})
+}
 
 // Register makes p the plugin that the module's ABI exports serve. Call it
 // once, from an init function of the plugin's main package; a second call

@@ -1,6 +1,6 @@
 //go:build wasip1
 
-package sdk
+package wasmexport
 
 import (
 	"runtime"
@@ -42,7 +42,7 @@ func ppaFree(ptr, size int32) {
 
 //go:wasmexport ppa_describe
 func ppaDescribe() int64 {
-	return result(Call(registered, abi.ExportDescribe, nil))
+	return result(serve(abi.ExportDescribe, nil))
 }
 
 //go:wasmexport ppa_train
@@ -65,7 +65,7 @@ func call(export string, ptr, size int32) int64 {
 	if size < 0 || int(size) > len(buf) {
 		return result(abi.EncodeResult(abi.StatusInvalidArgument, []byte(export+": request length exceeds its ppa_alloc buffer")))
 	}
-	packed := result(Call(registered, export, buf[:size]))
+	packed := result(serve(export, buf[:size]))
 	collectIfDue()
 	return packed
 }

@@ -1,0 +1,3 @@
+module github.com/ppa-autoscaler/ppa/abi
+
+go 1.26.0
