@@ -83,6 +83,11 @@ compgen -G "$ROOT/plugins/builtin/wasm/*.wasm" >/dev/null ||
 
 mkdir -p "$OUT" || die "cannot create $OUT"
 OUT=$(cd "$OUT" && pwd)
+# One build at a time per output folder: test/images and test/cluster may
+# call this script at once (go test runs packages side by side); the second
+# waits, then finds the images up to date.
+exec 9>"$OUT/.lock" || die "cannot open $OUT/.lock"
+flock 9 || die "cannot lock $OUT/.lock"
 cd "$ROOT"
 
 # --- inputs: skip the build when nothing changed ---------------------------

@@ -3,14 +3,14 @@ package cluster
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/ppa-autoscaler/ppa/test/testenv"
 )
 
-// ppaBinaries are the programs of PPA's four images (ko builds each image
-// from the same main package).
+// ppaBinaries are PPA's four images, each named after its program.
 var ppaBinaries = []string{"ppa-controller", "ppa-scaler", "ppa-runtime", "ppa-trainer"}
 
 // binaries maps each program's name to its build for this test run.
@@ -19,12 +19,49 @@ var binaries map[string]string
 // inPIDNamespace marks the re-executed test binary.
 const inPIDNamespace = "PPA_CLUSTER_TEST_PID_NAMESPACE"
 
+// imageBinaries builds PPA's images (a no-op when make images already did)
+// and unpacks each one's linux image for this machine's architecture under
+// dir: the programs the test runs are the images' own entrypoints.
+func imageBinaries(dir string) (map[string]string, error) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		return nil, err
+	}
+	layouts, summary, err := testenv.BuildImages(root)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(os.Stderr, "cluster test: images:", summary)
+	out := map[string]string{}
+	for _, name := range ppaBinaries {
+		idx, err := testenv.OpenImageLayout(filepath.Join(layouts, name))
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", name, err)
+		}
+		img, err := idx.Image("linux/" + runtime.GOARCH)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", name, err)
+		}
+		ep := img.Config.Config.Entrypoint
+		if len(ep) == 0 {
+			return nil, fmt.Errorf("image %s has no entrypoint", name)
+		}
+		rootfs := filepath.Join(dir, name)
+		if err := img.Unpack(rootfs); err != nil {
+			return nil, fmt.Errorf("image %s: %w", name, err)
+		}
+		out[name] = filepath.Join(rootfs, ep[0])
+	}
+	return out, nil
+}
+
 // TestMain runs the tests in a PID namespace of their own (on Linux), so
 // that no component outlives them whatever happens: the test binary is the
 // namespace's init, and when it ends — cleanups done, or killed by a
 // timeout — the kernel kills every process left in it (envtest's etcd and
 // kube-apiserver included, which have no parent-death signal). Then it
-// builds PPA's binaries once, before any control plane starts.
+// takes PPA's binaries out of PPA's images, once, before any control plane
+// starts.
 func TestMain(m *testing.M) {
 	if runtime.GOOS == "linux" && os.Getenv(inPIDNamespace) == "" {
 		os.Exit(reexecInPIDNamespace())
@@ -34,17 +71,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "cluster test:", err)
 		os.Exit(1)
 	}
-	binaries = map[string]string{}
-	for _, name := range ppaBinaries {
-		out := filepath.Join(dir, name)
-		cmd := exec.Command("go", "build", "-o", out, "./cmd/"+name)
-		cmd.Dir = filepath.Join("..", "..")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "cluster test: go build ./cmd/%s: %v\n%s", name, err, b)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
-		binaries[name] = out
+	if binaries, err = imageBinaries(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "cluster test:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

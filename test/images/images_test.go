@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ppa-autoscaler/ppa/test/testenv"
 )
 
 // nonroot is the image user the base image defines.
@@ -49,31 +51,31 @@ func TestImagesRunUnderRunc(t *testing.T) {
 	platform := "linux/" + runtime.GOARCH
 	for name, c := range smoke {
 		t.Run(name, func(t *testing.T) {
-			idx, err := openLayout(filepath.Join(out, name))
+			idx, err := testenv.OpenImageLayout(filepath.Join(out, name))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := idx.digest, refs[name]; got != want {
+			if got, want := idx.Digest, refs[name]; got != want {
 				t.Errorf("layout index %s, images.txt says %s", got, want)
 			}
-			plats, err := idx.platforms()
+			plats, err := idx.Platforms()
 			if err != nil {
 				t.Fatal(err)
 			}
 			if strings.Join(plats, ",") != "linux/amd64,linux/arm64" {
 				t.Errorf("platforms %v, want linux/amd64 and linux/arm64", plats)
 			}
-			img, err := idx.image(platform)
+			img, err := idx.Image(platform)
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg := img.config.Config
+			cfg := img.Config.Config
 			if cfg.User != fmt.Sprintf("%d:%d", nonroot, nonroot) {
 				t.Errorf("image user %q, want %d:%d", cfg.User, nonroot, nonroot)
 			}
 			bundle := t.TempDir()
 			rootfs := filepath.Join(bundle, "rootfs")
-			if err := img.unpack(rootfs); err != nil {
+			if err := img.Unpack(rootfs); err != nil {
 				t.Fatal(err)
 			}
 			for _, f := range []string{"etc/ssl/certs/ca-certificates.crt", "usr/share/zoneinfo/UTC", "etc/passwd"} {
@@ -115,16 +117,16 @@ func TestTrainerImageTrains(t *testing.T) {
 	if err != nil {
 		t.Fatalf("runc not found: run 'make deps': %v", err)
 	}
-	idx, err := openLayout(filepath.Join(out, "ppa-trainer"))
+	idx, err := testenv.OpenImageLayout(filepath.Join(out, "ppa-trainer"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := idx.image("linux/" + runtime.GOARCH)
+	img, err := idx.Image("linux/" + runtime.GOARCH)
 	if err != nil {
 		t.Fatal(err)
 	}
 	bundle := t.TempDir()
-	if err := img.unpack(filepath.Join(bundle, "rootfs")); err != nil {
+	if err := img.Unpack(filepath.Join(bundle, "rootfs")); err != nil {
 		t.Fatal(err)
 	}
 	store := t.TempDir()
@@ -137,7 +139,7 @@ func TestTrainerImageTrains(t *testing.T) {
 		{"destination": "/store", "type": "bind", "source": store, "options": []string{"rbind", "rw"}},
 		{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": []string{"nosuid", "nodev", "mode=1777"}},
 	}
-	cfg := img.config.Config
+	cfg := img.Config.Config
 	args := append(append([]string{}, cfg.Entrypoint...), "--data", "/data/trace.csv", "--store", "/store",
 		"--model", "shop/smoke", "--plugin", "seasonal-naive", "--result-file", "/tmp/result.json")
 	if err := writeRuncConfig(t, runc, bundle, args, cfg.Env, cfg.WorkingDir, mounts); err != nil {
@@ -156,24 +158,14 @@ func TestTrainerImageTrains(t *testing.T) {
 	}
 }
 
-// buildImages runs hack/images.sh (a no-op when its inputs are unchanged)
-// and returns the output directory: $PPA_IMAGES_DIR, or _out/images.
+// buildImages builds the images (testenv.BuildImages) or fails the test.
 func buildImages(t *testing.T, root string) string {
 	t.Helper()
-	out := os.Getenv("PPA_IMAGES_DIR")
-	if out == "" {
-		out = filepath.Join(root, "_out", "images")
+	out, summary, err := testenv.BuildImages(root)
+	if err != nil {
+		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "hack", "images.sh"), "--out", out)
-	cmd.Dir = root
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if _, err := cmd.Output(); err != nil {
-		t.Fatalf("hack/images.sh: %v\n%s", err, stderr.String())
-	}
-	t.Logf("hack/images.sh: %s", lastLine(stderr.String()))
+	t.Logf("hack/images.sh: %s", summary)
 	return out
 }
 
@@ -261,11 +253,6 @@ func readImagesTxt(t *testing.T, path string) map[string]string {
 		refs[name] = digest
 	}
 	return refs
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
 }
 
 // repoRoot is the module root: the directory of go.mod above this package.

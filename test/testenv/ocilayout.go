@@ -1,6 +1,8 @@
-package images
+package testenv
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -8,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Media types of the OCI image spec that the layouts use.
@@ -28,32 +31,37 @@ type descriptor struct {
 	} `json:"platform,omitempty"`
 }
 
-// index is an image's multi-platform index in an OCI layout.
-type index struct {
-	dir       string
-	digest    string
+// ImageIndex is an image's multi-platform index in an OCI layout.
+type ImageIndex struct {
+	dir string
+	// Digest is the index's digest (what a registry would serve).
+	Digest    string       `json:"-"`
 	Manifests []descriptor `json:"manifests"`
 }
 
-// image is one platform's manifest with its config.
-type image struct {
-	dir    string
-	Layers []descriptor `json:"layers"`
-	Config descriptor   `json:"config"`
-	config struct {
-		Config struct {
-			User       string   `json:"User"`
-			Env        []string `json:"Env"`
-			Entrypoint []string `json:"Entrypoint"`
-			WorkingDir string   `json:"WorkingDir"`
-		} `json:"config"`
-	}
+// Image is one platform's manifest with its config.
+type Image struct {
+	dir        string
+	Layers     []descriptor `json:"layers"`
+	ConfigDesc descriptor   `json:"config"`
+	// Config is the image's configuration (user, environment, entrypoint).
+	Config ImageConfig
 }
 
-// openLayout reads the OCI layout in dir, which must list one image index
+// ImageConfig is the part of an image configuration tests read.
+type ImageConfig struct {
+	Config struct {
+		User       string   `json:"User"`
+		Env        []string `json:"Env"`
+		Entrypoint []string `json:"Entrypoint"`
+		WorkingDir string   `json:"WorkingDir"`
+	} `json:"config"`
+}
+
+// OpenImageLayout reads the OCI layout in dir, which must list one image index
 // (ko's output for a multi-platform build).
-func openLayout(dir string) (*index, error) {
-	var top index
+func OpenImageLayout(dir string) (*ImageIndex, error) {
+	var top ImageIndex
 	if err := readJSON(filepath.Join(dir, "index.json"), &top); err != nil {
 		return nil, err
 	}
@@ -66,15 +74,15 @@ func openLayout(dir string) (*index, error) {
 	if len(idx) != 1 {
 		return nil, fmt.Errorf("%s/index.json: want one image index, found %d among %d manifests", dir, len(idx), len(top.Manifests))
 	}
-	out := &index{dir: dir, digest: idx[0].Digest}
+	out := &ImageIndex{dir: dir, Digest: idx[0].Digest}
 	if err := readJSON(blobPath(dir, idx[0].Digest), out); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// platforms lists the index's image platforms as OS/ARCH, sorted.
-func (x *index) platforms() ([]string, error) {
+// Platforms lists the index's image platforms as OS/ARCH, sorted.
+func (x *ImageIndex) Platforms() ([]string, error) {
 	var out []string
 	for _, m := range x.Manifests {
 		if m.MediaType != mediaManifest || m.Platform == nil {
@@ -86,17 +94,17 @@ func (x *index) platforms() ([]string, error) {
 	return out, nil
 }
 
-// image reads the manifest and config of platform (OS/ARCH).
-func (x *index) image(platform string) (*image, error) {
+// Image reads the manifest and config of platform (OS/ARCH).
+func (x *ImageIndex) Image(platform string) (*Image, error) {
 	for _, m := range x.Manifests {
 		if m.Platform == nil || m.Platform.OS+"/"+m.Platform.Architecture != platform {
 			continue
 		}
-		img := &image{dir: x.dir}
+		img := &Image{dir: x.dir}
 		if err := readJSON(blobPath(x.dir, m.Digest), img); err != nil {
 			return nil, err
 		}
-		if err := readJSON(blobPath(x.dir, img.Config.Digest), &img.config); err != nil {
+		if err := readJSON(blobPath(x.dir, img.ConfigDesc.Digest), &img.Config); err != nil {
 			return nil, err
 		}
 		return img, nil
@@ -104,10 +112,10 @@ func (x *index) image(platform string) (*image, error) {
 	return nil, fmt.Errorf("%s: no image for %s", x.dir, platform)
 }
 
-// unpack extracts the layers, base first, into rootfs with GNU tar (which
+// Unpack extracts the layers, base first, into rootfs with GNU tar (which
 // keeps every entry inside the target directory). The layers hold no
 // whiteouts: ko only adds files.
-func (img *image) unpack(rootfs string) error {
+func (img *Image) Unpack(rootfs string) error {
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return fmt.Errorf("create rootfs: %w", err)
 	}
@@ -139,4 +147,26 @@ func readJSON(path string, v any) error {
 		return fmt.Errorf("decode %s: %w", path, err)
 	}
 	return nil
+}
+
+// BuildImages runs hack/images.sh in the checkout at root (a no-op when
+// its inputs are unchanged; ko and crane come from make deps) and returns
+// the folder of the image layouts, $PPA_IMAGES_DIR or root/_out/images,
+// with the script's last line of output.
+func BuildImages(root string) (dir, summary string, err error) {
+	dir = os.Getenv("PPA_IMAGES_DIR")
+	if dir == "" {
+		dir = filepath.Join(root, "_out", "images")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "hack", "images.sh"), "--out", dir)
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if _, err := cmd.Output(); err != nil {
+		return "", "", fmt.Errorf("hack/images.sh: %w\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	return dir, lines[len(lines)-1], nil
 }
