@@ -120,14 +120,56 @@ store:
 // the controller makes of the same Model, up to what the graph documents
 // as different (--created-by, the pod label managed-by, the owner's kind),
 // and that kro deletes the objects with the instance.
+//
+// It runs twice: with the schemaless Argo and KServe CRDs the controller's
+// tests use, and with the full ones of the versions in go.mod, whose
+// schemas kro type-checks the graph against and the API server prunes and
+// validates the objects by.
 func TestResourceGraphDefinition(t *testing.T) {
 	kroCRDs := testenv.KroCRDs(t) // fails first, naming make deps, when kro is missing
 	root := repoRoot(t)
+	for _, tt := range []struct {
+		name string
+		crds []string
+	}{
+		// The Workflow, CronWorkflow and InferenceService CRDs the
+		// controller's tests use.
+		{"schemaless CRDs", []string{filepath.Join(root, "host", "controller", "testdata", "crds")}},
+		{"full CRDs", fullCRDs(t)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			testResourceGraphDefinition(t, root, append(tt.crds, kroCRDs))
+		})
+	}
+}
+
+// fullCRDs are the schema-carrying Workflow, CronWorkflow and
+// InferenceService CRDs of the Argo and KServe modules in go.mod, read from
+// the module cache (the test binary is built from those modules, so they
+// are there).
+func fullCRDs(t *testing.T) []string {
+	t.Helper()
+	dir := func(module string) string {
+		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module).Output()
+		if err != nil || strings.TrimSpace(string(out)) == "" {
+			t.Fatalf("go list -m %s: %v (%s)", module, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	argo, kserve := dir("github.com/argoproj/argo-workflows/v3"), dir("github.com/kserve/kserve")
+	return []string{
+		filepath.Join(argo, "manifests", "base", "crds", "full", "argoproj.io_workflows.yaml"),
+		filepath.Join(argo, "manifests", "base", "crds", "full", "argoproj.io_cronworkflows.yaml"),
+		filepath.Join(kserve, "config", "crd", "full", "serving.kserve.io_inferenceservices.yaml"),
+	}
+}
+
+func testResourceGraphDefinition(t *testing.T, root string, crds []string) {
 	objs := helmTemplate(t, root, "-f", filepath.Join("test", "kro", "testdata", "values.yaml"))
 	rgd := findObject(t, objs, "ResourceGraphDefinition", "ppa-kro-model")
 	opts := controllerOptions(t, findObject(t, objs, "Deployment", "ppa-controller"))
 
-	cfg, c, kubeconfig := startAPIServer(t, root, kroCRDs)
+	cfg, c, kubeconfig := startAPIServer(t, root, crds)
 	testenv.Kro(t, kubeconfig)
 	startController(t, cfg, c.Scheme(), opts)
 	ctx := context.Background()
@@ -483,23 +525,17 @@ func controllerOptions(t *testing.T, obj *unstructured.Unstructured) controller.
 	return opts
 }
 
-// startAPIServer starts kube-apiserver and etcd with PPA's, Argo's,
-// KServe's and kro's CRDs, and returns its config, a client and the path of
-// an admin kubeconfig for kro.
-func startAPIServer(t *testing.T, root, kroCRDs string) (*rest.Config, client.Client, string) {
+// startAPIServer starts kube-apiserver and etcd with PPA's CRDs and those
+// of crds (files or folders), and returns its config, a client and the path
+// of an admin kubeconfig for kro.
+func startAPIServer(t *testing.T, root string, crds []string) (*rest.Config, client.Client, string) {
 	t.Helper()
 	assets, err := testenv.EnvtestAssets()
 	if err != nil {
 		t.Fatal(err)
 	}
 	te := &envtest.Environment{
-		CRDDirectoryPaths: []string{
-			filepath.Join(root, "charts", "ppa", "files", "crds"),
-			// The Workflow, CronWorkflow and InferenceService CRDs the
-			// controller's tests use.
-			filepath.Join(root, "host", "controller", "testdata", "crds"),
-			kroCRDs,
-		},
+		CRDDirectoryPaths:     append([]string{filepath.Join(root, "charts", "ppa", "files", "crds")}, crds...),
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
 	}
