@@ -265,6 +265,23 @@ func testResourceGraphDefinition(t *testing.T, root string, crds []string) {
 			var kroISVC kservev1beta1.InferenceService
 			waitGet(t, c, types.NamespacedName{Namespace: kroNS, Name: controller.DedicatedInferenceServiceName(kroModel)}, &kroISVC)
 
+			// The instance's status: kro's state and the objects' names.
+			waitFor(t, "the instance's status", func() (bool, string) {
+				got := &unstructured.Unstructured{}
+				got.SetGroupVersionKind(kroModelGVK)
+				if err := c.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
+					return false, err.Error()
+				}
+				want := map[string]string{"state": "ACTIVE", "trainingWorkflow": kroWF.Name,
+					"cronWorkflow": kroCW.Name, "inferenceService": kroISVC.Name}
+				for k, v := range want {
+					if s, _, _ := unstructured.NestedString(got.Object, "status", k); s != v {
+						return false, fmt.Sprintf("status %v, want %v", got.Object["status"], want)
+					}
+				}
+				return true, ""
+			})
+
 			// The fields the issue names, checked on their own first.
 			tc := kroWF.Spec.Templates[0].Container
 			if tc.Image != opts.TrainerImage || !slices.Equal(tc.Command, []string{opts.TrainerCommand}) {
@@ -535,7 +552,11 @@ func startAPIServer(t *testing.T, root string, crds []string) (*rest.Config, cli
 		t.Fatal(err)
 	}
 	te := &envtest.Environment{
-		CRDDirectoryPaths:     append([]string{filepath.Join(root, "charts", "ppa", "files", "crds")}, crds...),
+		CRDDirectoryPaths: append([]string{filepath.Join(root, "charts", "ppa", "files", "crds")}, crds...),
+		// The full Argo CRDs are megabytes: on a busy machine they take
+		// longer than envtest's default 10 s to be served (a wait, not a
+		// timing check).
+		CRDInstallOptions:     envtest.CRDInstallOptions{MaxTime: 2 * time.Minute},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
 	}
