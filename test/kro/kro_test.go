@@ -813,3 +813,16 @@ func exampleModel(t *testing.T, c client.Client, root string) {
 		}
 	}
 }
+
+// TestInstallerVersion: the kro that test/scripts/install-kro.sh builds is
+// the one testenv starts.
+func TestInstallerVersion(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "test", "scripts", "install-kro.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "KRO_VERSION=${KRO_VERSION:-" + testenv.KroVersion + "}"
+	if !strings.Contains(string(raw), want) {
+		t.Errorf("install-kro.sh does not default to testenv.KroVersion: no line %q", want)
+	}
+}

@@ -99,9 +99,3 @@ func Kro(t testing.TB, kubeconfig string) *KroController {
 	}
 	return k
 }
-
-// Log returns the tail of the controller's output.
-func (k *KroController) Log() string { return tail(k.proc.log.String()) }
-
-// Running reports whether the controller process is still alive.
-func (k *KroController) Running() bool { return !k.proc.exited() }
