@@ -775,7 +775,8 @@ func allows(rules []rbacv1.PolicyRule, group, resource, verb string) bool {
 
 // exampleModel applies the chart's example Model (examples/model.yaml) as a
 // KroModel, with apiVersion and kind changed: accepted without
-// serving.mode, refused with mode shared, naming the field.
+// serving.mode, refused with mode shared, and with a non-HTTP URL, an
+// unknown aggregation or no replicas, each error naming the field.
 func exampleModel(t *testing.T, c client.Client, root string) {
 	t.Helper()
 	ctx := context.Background()
@@ -784,6 +785,30 @@ func exampleModel(t *testing.T, c client.Client, root string) {
 		t.Fatal(err)
 	}
 	ns := newNamespace(t, c, "kro-example")
+	for _, bad := range []struct{ path, value, field string }{
+		{"spec.source.prometheus.url", "ftp://prometheus:9090", "spec.source.prometheus.url"},
+		{"spec.source.prometheus.aggregate", "median", "spec.source.prometheus.aggregate"},
+		{"spec.serving.minReplicas", "0", "spec.serving.minReplicas"},
+	} {
+		inst := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(raw, &inst.Object); err != nil {
+			t.Fatal(err)
+		}
+		inst.SetGroupVersionKind(kroModelGVK)
+		inst.SetNamespace(ns)
+		unstructured.RemoveNestedField(inst.Object, "spec", "serving", "mode")
+		var v any = bad.value
+		if bad.value == "0" {
+			v = int64(0)
+		}
+		if err := unstructured.SetNestedField(inst.Object, v, strings.Split(bad.path, ".")...); err != nil {
+			t.Fatal(err)
+		}
+		err := c.Create(ctx, inst)
+		if err == nil || !strings.Contains(err.Error(), bad.field) {
+			t.Errorf("a KroModel with %s %s: error %v, want one naming %s", bad.path, bad.value, err, bad.field)
+		}
+	}
 	for _, mode := range []string{"shared", ""} {
 		inst := &unstructured.Unstructured{}
 		if err := yaml.Unmarshal(raw, &inst.Object); err != nil {
@@ -824,5 +849,26 @@ func TestInstallerVersion(t *testing.T) {
 	want := "KRO_VERSION=${KRO_VERSION:-" + testenv.KroVersion + "}"
 	if !strings.Contains(string(raw), want) {
 		t.Errorf("install-kro.sh does not default to testenv.KroVersion: no line %q", want)
+	}
+}
+
+// TestStoreRequiredWithoutDefault: without a store in the chart's values
+// every KroModel must name its own (the controller reports NoStore; the
+// generated CRD refuses the instance instead).
+func TestStoreRequiredWithoutDefault(t *testing.T) {
+	root := repoRoot(t)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "Store | required=true"},
+		{[]string{"--set", "store.uri=/var/lib/ppa"}, "Store"},
+	} {
+		objs := helmTemplate(t, root, append([]string{"--set", "kro.enabled=true"}, tt.args...)...)
+		rgd := findObject(t, objs, "ResourceGraphDefinition", "ppa-kro-model")
+		got, _, err := unstructured.NestedString(rgd.Object, "spec", "schema", "spec", "store")
+		if err != nil || got != tt.want {
+			t.Errorf("%v: schema of spec.store %q (%v), want %q", tt.args, got, err, tt.want)
+		}
 	}
 }
