@@ -39,6 +39,8 @@ import (
 
 	ppav1 "github.com/ppa-autoscaler/ppa/api/v1alpha1"
 	"github.com/ppa-autoscaler/ppa/host/controller"
+	"github.com/ppa-autoscaler/ppa/host/decision"
+	"github.com/ppa-autoscaler/ppa/host/policy"
 	"github.com/ppa-autoscaler/ppa/test/testenv"
 )
 
@@ -330,6 +332,23 @@ func testResourceGraphDefinition(t *testing.T, root string, crds []string) {
 			}
 			all = append(all, made{inst, []client.Object{kroWF, &kroCW, &kroISVC}})
 
+			// Trainings finish (as Argo would report them): the status
+			// follows them as the controller's does.
+			// (The scheduled run is Argo's: the garbage collector, not kro,
+			// removes it with the CronWorkflow.)
+			retrain := finishTrainings(t, c, ctrlNS, ctrlWF.Name)
+			finishTrainings(t, c, kroNS, kroWF.Name)
+			var want ppav1.ModelStatus
+			waitFor(t, "the controller's status from the trainings", func() (bool, string) {
+				var m ppav1.Model
+				if err := c.Get(ctx, client.ObjectKeyFromObject(model), &m); err != nil {
+					return false, err.Error()
+				}
+				want = m.Status
+				return m.Status.LastTrainingWorkflow == retrain.Name && m.Status.ServingVersion != "", fmt.Sprintf("%+v", m.Status)
+			})
+			checkTrainingStatus(t, c, inst, want)
+
 			if mc.name == "minimal" {
 				all[len(all)-1].children[0] = changeInputs(t, c, inst, kroModel, ctrlArgs, ctrlNS+"/"+name, kroWF)
 			}
@@ -398,7 +417,8 @@ func onlyWorkflow(t *testing.T, c client.Client, inst *unstructured.Unstructured
 	var wf *wfv1.Workflow
 	waitFor(t, fmt.Sprintf("one first-training Workflow of %s %s/%s", kroModelGVK.Kind, inst.GetNamespace(), inst.GetName()), func() (bool, string) {
 		var l wfv1.WorkflowList
-		if err := c.List(ctx, &l, client.InNamespace(inst.GetNamespace()), client.MatchingLabels{controller.LabelModel: inst.GetName()}); err != nil {
+		if err := c.List(ctx, &l, client.InNamespace(inst.GetNamespace()),
+			client.MatchingLabels{controller.LabelModel: inst.GetName(), controller.LabelTraining: "initial"}); err != nil {
 			return false, err.Error()
 		}
 		var names []string
@@ -741,20 +761,30 @@ func TestClusterRoleCoversTheGraph(t *testing.T) {
 		if err != nil || len(resources) == 0 {
 			t.Fatalf("graph resources: %v (%d)", err, len(resources))
 		}
-		needs := [][2]string{{group, "*"}}
+		write := []string{"get", "list", "watch", "create", "update", "patch", "delete"}
+		type need struct {
+			group, resource string
+			verbs           []string
+		}
+		needs := []need{{group, "*", write}}
 		for _, r := range resources {
-			tmpl, _ := r.(map[string]any)["template"].(map[string]any)
-			gv, err := schema.ParseGroupVersion(fmt.Sprint(tmpl["apiVersion"]))
-			if err != nil {
-				t.Fatal(err)
+			r := r.(map[string]any)
+			obj, verbs := r["template"], write
+			if ref, ok := r["externalRef"]; ok {
+				obj, verbs = ref, []string{"get", "list", "watch"} // read, never written
 			}
-			// The three kinds' plurals are their lower-case names plus s.
-			needs = append(needs, [2]string{gv.Group, strings.ToLower(fmt.Sprint(tmpl["kind"])) + "s"})
+			o, _ := obj.(map[string]any)
+			gv, err := schema.ParseGroupVersion(fmt.Sprint(o["apiVersion"]))
+			if err != nil || o["kind"] == nil {
+				t.Fatalf("graph resource %v: no apiVersion and kind (%v)", r["id"], err)
+			}
+			// The kinds' plurals are their lower-case names plus s.
+			needs = append(needs, need{gv.Group, strings.ToLower(fmt.Sprint(o["kind"])) + "s", verbs})
 		}
 		for _, n := range needs {
-			for _, verb := range []string{"get", "list", "watch", "create", "update", "patch", "delete"} {
-				if !allows(role.Rules, n[0], n[1], verb) {
-					t.Errorf("group %s: ClusterRole does not allow %s on %s.%s", group, verb, n[1], n[0])
+			for _, verb := range n.verbs {
+				if !allows(role.Rules, n.group, n.resource, verb) {
+					t.Errorf("group %s: ClusterRole does not allow %s on %s.%s", group, verb, n.resource, n.group)
 				}
 			}
 		}
@@ -871,4 +901,93 @@ func TestStoreRequiredWithoutDefault(t *testing.T) {
 			t.Errorf("%v: schema of spec.store %q (%v), want %q", tt.args, got, err, tt.want)
 		}
 	}
+}
+
+// Versions of the simulated trainings: the first one is accepted, the
+// later scheduled one rejected by the gate.
+const (
+	acceptedVersion = "20260301T120000Z"
+	rejectedVersion = "20260301T130000Z"
+)
+
+// finishTrainings reports the first training in ns as Succeeded with an
+// accepted version and a predictive policy, and adds a later scheduled
+// training (as the CronWorkflow would start it) whose version the gate
+// rejected, each with the trainer's result as its global output parameter.
+// It returns the scheduled one.
+func finishTrainings(t *testing.T, c client.Client, ns, initial string) *wfv1.Workflow {
+	t.Helper()
+	ctx := context.Background()
+	pol := &policy.Policy{Mode: policy.ModePredictive, Reason: "closes 61.2% of the gap", Forecaster: "prophet",
+		Decision: &policy.Decision{Aggregation: decision.AggMax, Bound: decision.BoundUpper, ReactiveFloor: true},
+		Benefit:  &policy.Benefit{GapClosed: 0.6123, PooledGapClosed: 0.5}}
+	finish := func(name, finished, version string, rejected bool, p *policy.Policy) {
+		res, err := json.Marshal(map[string]any{"model": ns + "/web", "version": version, "rejected": rejected,
+			"reason": map[bool]string{true: "mase 1.7 > 1.5"}[rejected], "policy": p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, err := json.Marshal(map[string]any{"status": map[string]any{
+			"phase": "Succeeded", "startedAt": finished, "finishedAt": finished,
+			"outputs": map[string]any{"parameters": []any{map[string]any{"name": controller.OutputResult, "value": string(res)}}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wf := &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+		if err := c.Patch(ctx, wf, client.RawPatch(types.MergePatchType, status)); err != nil {
+			t.Fatalf("report workflow %s/%s finished: %v", ns, name, err)
+		}
+	}
+	finish(initial, "2026-03-01T12:05:00Z", acceptedVersion, false, pol)
+	retrain := &wfv1.Workflow{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web-retrain-1772370000", Labels: map[string]string{
+			controller.LabelModel: "web", controller.LabelTraining: "scheduled", controller.LabelArgoCronWorkflow: "web-retrain"}},
+		Spec: wfv1.WorkflowSpec{Entrypoint: "train", Templates: []wfv1.Template{{Name: "train", Container: &corev1.Container{Image: "trainer"}}}},
+	}
+	if err := c.Create(ctx, retrain); err != nil {
+		t.Fatalf("create the scheduled training in %s: %v", ns, err)
+	}
+	finish(retrain.Name, "2026-03-01T13:05:00Z", rejectedVersion, true, &policy.Policy{Mode: policy.ModeReactive, Reason: "nothing beat the HPA"})
+	return retrain
+}
+
+// checkTrainingStatus waits until the instance's status from the trainings
+// is the controller's, want: latest and serving version, last training,
+// and the serving version's policy without its rules (kro's CEL cannot
+// format them as the controller does).
+func checkTrainingStatus(t *testing.T, c client.Client, inst *unstructured.Unstructured, want ppav1.ModelStatus) {
+	t.Helper()
+	if want.LatestVersion != rejectedVersion || want.ServingVersion != acceptedVersion || want.Policy == nil {
+		t.Fatalf("the controller's status %+v: not what the trainings say", want)
+	}
+	wantPolicy := *want.Policy
+	wantPolicy.Rules = ""
+	expect := map[string]string{
+		"latestVersion":        want.LatestVersion,
+		"servingVersion":       want.ServingVersion,
+		"lastTrainingWorkflow": want.LastTrainingWorkflow,
+		"lastTrainingTime":     want.LastTrainingTime.UTC().Format(time.RFC3339),
+		"policy.mode":          wantPolicy.Mode,
+		"policy.reason":        wantPolicy.Reason,
+		"policy.forecaster":    wantPolicy.Forecaster,
+		"policy.gapClosed":     wantPolicy.GapClosed,
+		"policy.version":       wantPolicy.Version,
+	}
+	waitFor(t, "the instance's status from the trainings", func() (bool, string) {
+		got := &unstructured.Unstructured{}
+		got.SetGroupVersionKind(kroModelGVK)
+		if err := c.Get(context.Background(), client.ObjectKeyFromObject(inst), got); err != nil {
+			return false, err.Error()
+		}
+		var diffs []string
+		for k, v := range expect {
+			g, _, _ := unstructured.NestedString(got.Object, append([]string{"status"}, strings.Split(k, ".")...)...)
+			if g != v {
+				diffs = append(diffs, fmt.Sprintf("%s %q, want %q", k, g, v))
+			}
+		}
+		slices.Sort(diffs)
+		return len(diffs) == 0, strings.Join(diffs, "; ")
+	})
 }
