@@ -121,7 +121,8 @@ store:
 // controller beside it, and checks that every KroModel expands into what
 // the controller makes of the same Model, up to what the graph documents
 // as different (--created-by, the pod label managed-by, the owner's kind),
-// and that kro deletes the objects with the instance.
+// that the instance's status follows finished trainings as the Model's
+// does, and that kro deletes the objects with the instance.
 //
 // It runs twice: with the schemaless Argo and KServe CRDs the controller's
 // tests use, and with the full ones of the versions in go.mod, whose
@@ -166,6 +167,8 @@ func fullCRDs(t *testing.T) []string {
 	}
 }
 
+// testResourceGraphDefinition is TestResourceGraphDefinition on an API
+// server with the given third-party CRDs (files or folders).
 func testResourceGraphDefinition(t *testing.T, root string, crds []string) {
 	objs := helmTemplate(t, root, "-f", filepath.Join("test", "kro", "testdata", "values.yaml"))
 	rgd := findObject(t, objs, "ResourceGraphDefinition", "ppa-kro-model")
