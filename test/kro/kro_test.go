@@ -352,6 +352,34 @@ func testResourceGraphDefinition(t *testing.T, root string, crds []string) {
 			})
 			checkTrainingStatus(t, c, inst, want)
 
+			// The predictor becomes Ready (as KServe would report it): the
+			// endpoint is the controller's, in the instance's namespace.
+			predictor := map[string]map[string]any{
+				"minimal":    {"url": "http://web.example.com"},
+				"everything": {"url": "http://web.example.com", "grpcUrl": "grpc://web-grpc.example.com"},
+			}[mc.name]
+			for _, isvc := range []*kservev1beta1.InferenceService{&ctrlISVC, &kroISVC} {
+				ready(t, c, isvc, predictor)
+			}
+			var wantEndpoint string
+			waitFor(t, "the controller's endpoint", func() (bool, string) {
+				var m ppav1.Model
+				if err := c.Get(ctx, client.ObjectKeyFromObject(model), &m); err != nil {
+					return false, err.Error()
+				}
+				wantEndpoint = strings.ReplaceAll(m.Status.Endpoint, "."+ctrlNS+".", "."+kroNS+".")
+				return wantEndpoint != "", fmt.Sprintf("%+v", m.Status)
+			})
+			waitFor(t, "the instance's endpoint", func() (bool, string) {
+				got := &unstructured.Unstructured{}
+				got.SetGroupVersionKind(kroModelGVK)
+				if err := c.Get(ctx, client.ObjectKeyFromObject(inst), got); err != nil {
+					return false, err.Error()
+				}
+				e, _, _ := unstructured.NestedString(got.Object, "status", "endpoint")
+				return e == wantEndpoint, fmt.Sprintf("endpoint %q, want %q", e, wantEndpoint)
+			})
+
 			if mc.name == "minimal" {
 				all[len(all)-1].children[0] = changeInputs(t, c, inst, kroModel, ctrlArgs, ctrlNS+"/"+name, kroWF)
 			}
@@ -993,4 +1021,23 @@ func checkTrainingStatus(t *testing.T, c client.Client, inst *unstructured.Unstr
 		slices.Sort(diffs)
 		return len(diffs) == 0, strings.Join(diffs, "; ")
 	})
+}
+
+// ready reports isvc Ready with the predictor component's status (nil:
+// none, the raw deployment mode's Service then names the endpoint).
+func ready(t *testing.T, c client.Client, isvc *kservev1beta1.InferenceService, predictor map[string]any) {
+	t.Helper()
+	st := map[string]any{"conditions": []any{map[string]any{"type": "Ready", "status": "True",
+		"lastTransitionTime": "2026-03-01T12:10:00Z"}}}
+	if predictor != nil {
+		st["components"] = map[string]any{"predictor": predictor}
+	}
+	patch, err := json.Marshal(map[string]any{"status": st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := &kservev1beta1.InferenceService{ObjectMeta: metav1.ObjectMeta{Namespace: isvc.Namespace, Name: isvc.Name}}
+	if err := c.Status().Patch(context.Background(), obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		t.Fatalf("report InferenceService %s/%s ready: %v", isvc.Namespace, isvc.Name, err)
+	}
 }
