@@ -74,12 +74,12 @@ examples: ## Rebuild the C and AssemblyScript example plugins (needs clang, npm)
 ##@ Development
 
 .PHONY: deps
-deps: ## Install what the tests need (Prometheus, MinIO, SeaweedFS, protoc, clang, helm, kube-apiserver + etcd, kube-controller-manager, kube-scheduler, KEDA, Argo, KWOK, ko, crane, runc, the Python OIP clients); cached, idempotent.
+deps: ## Install what the tests need (Prometheus, MinIO, SeaweedFS, protoc, clang, helm, kube-apiserver + etcd, kube-controller-manager, kube-scheduler, KEDA, Argo, KWOK, kro, ko, crane, runc, the Python OIP clients); cached, idempotent.
 	@# The installers build different Go programs or Python virtualenvs: run them
 	@# side by side (a cold machine spends most of the time compiling) and fail if any fails.
 	@# install-cluster follows install-envtest: its Kubernetes build reuses the
 	@# packages kube-apiserver's build left in the Go build cache.
-	@pids=(); for s in install-deps install-helm install-envtest+install-cluster install-imagetools install-pyclients install-seaweedfs; do \
+	@pids=(); for s in install-deps install-helm install-envtest+install-cluster install-imagetools install-pyclients install-seaweedfs install-kro; do \
 		( for x in $${s//+/ }; do bash test/scripts/$$x.sh || exit 1; done ) > >(sed -u "s/^/[$$s] /") 2>&1 & pids+=($$!); \
 	done; rc=0; for p in "$${pids[@]}"; do wait $$p || rc=1; done; exit $$rc
 

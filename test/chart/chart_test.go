@@ -99,6 +99,8 @@ func TestObjects(t *testing.T) {
 		want{"ServiceAccount/shop/%s-workflow", "training"},
 		want{"Role/shop/%s-workflow", "training"},
 		want{"RoleBinding/shop/%s-workflow", "training"},
+		want{"ResourceGraphDefinition//%s-kro-model", "kro"},
+		want{"ClusterRole//%s-kro-model", "kro"},
 	)
 	meta := readChartMeta(t)
 	for _, tt := range []struct {
