@@ -38,36 +38,9 @@ import (
 //   - uninstall: the release's objects go, the CRDs and the Model stay
 //     (helm.sh/resource-policy: keep).
 func TestInstallUpgradeUninstall(t *testing.T) {
-	assets, err := testenv.EnvtestAssets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	te := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("testdata", "crds")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets,
-	}
-	cfg, err := te.Start()
-	if err != nil {
-		t.Fatalf("start kube-apiserver and etcd from %s: %v", assets, err)
-	}
-	t.Cleanup(func() {
-		if err := te.Stop(); err != nil {
-			t.Logf("stop envtest: %v", err)
-		}
-	})
-	admin, err := te.AddUser(envtest.User{Name: "helm", Groups: []string{"system:masters"}}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := admin.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg, kubeconfig := testenv.StartEnvtest(t, &envtest.Environment{
+		CRDDirectoryPaths: []string{filepath.Join("testdata", "crds")},
+	}, "helm")
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme} {
 		if err := add(scheme); err != nil {

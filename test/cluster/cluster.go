@@ -81,7 +81,6 @@ type Cluster struct {
 	// Kube is a typed clientset (TokenRequest, events).
 	Kube kubernetes.Interface
 
-	env       *envtest.Environment
 	frontCA   *authority
 	kedaCerts string
 	mu        sync.Mutex
@@ -166,14 +165,13 @@ func (c *Cluster) startAPIServer(assets string) error {
 			return fmt.Errorf("front proxy certificates: %w", err)
 		}
 	}
-	c.env = &envtest.Environment{
+	env := &envtest.Environment{
 		CRDDirectoryPaths: []string{
 			filepath.Join(c.dir, "crds", "keda"), filepath.Join(c.dir, "crds", "argo"), filepath.Join(c.dir, "crds", "kserve"),
 		},
-		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
 	}
-	args := c.env.ControlPlane.GetAPIServer().Configure()
+	args := env.ControlPlane.GetAPIServer().Configure()
 	args.Set("requestheader-client-ca-file", c.path("front-proxy-ca.crt"))
 	args.Set("requestheader-allowed-names", "front-proxy-client")
 	args.Set("requestheader-extra-headers-prefix", "X-Remote-Extra-")
@@ -181,29 +179,8 @@ func (c *Cluster) startAPIServer(assets string) error {
 	args.Set("requestheader-username-headers", "X-Remote-User")
 	args.Set("proxy-client-cert-file", c.path("front-proxy-client.crt"))
 	args.Set("proxy-client-key-file", c.path("front-proxy-client.key"))
-	cfg, err := c.env.Start()
-	if err != nil {
-		return fmt.Errorf("start kube-apiserver and etcd from %s: %w", assets, err)
-	}
-	c.t.Cleanup(func() {
-		// After every other cleanup (they were registered later).
-		if err := c.env.Stop(); err != nil {
-			c.t.Logf("cluster: stop kube-apiserver and etcd: %v", err)
-		}
-	})
-	admin, err := c.env.AddUser(envtest.User{Name: "cluster-admin", Groups: []string{"system:masters"}}, cfg)
-	if err != nil {
-		return fmt.Errorf("admin user: %w", err)
-	}
-	c.Config = admin.Config()
-	kc, err := admin.KubeConfig()
-	if err != nil {
-		return fmt.Errorf("admin kubeconfig: %w", err)
-	}
-	c.Kubeconfig = c.path("admin.kubeconfig")
-	if err := os.WriteFile(c.Kubeconfig, kc, 0o600); err != nil {
-		return fmt.Errorf("admin kubeconfig: %w", err)
-	}
+	// Stopped after every other cleanup (they are registered later).
+	c.Config, c.Kubeconfig = testenv.StartEnvtest(c.t, env, "cluster-admin")
 	scheme, err := Scheme()
 	if err != nil {
 		return err

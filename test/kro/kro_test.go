@@ -598,40 +598,13 @@ func controllerOptions(t *testing.T, obj *unstructured.Unstructured) controller.
 // of an admin kubeconfig for kro.
 func startAPIServer(t *testing.T, root string, crds []string) (*rest.Config, client.Client, string) {
 	t.Helper()
-	assets, err := testenv.EnvtestAssets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	te := &envtest.Environment{
+	cfg, kubeconfig := testenv.StartEnvtest(t, &envtest.Environment{
 		CRDDirectoryPaths: append([]string{filepath.Join(root, "charts", "ppa", "files", "crds")}, crds...),
 		// The full Argo CRDs are megabytes: on a busy machine they take
 		// longer than envtest's default 10 s to be served (a wait, not a
 		// timing check).
-		CRDInstallOptions:     envtest.CRDInstallOptions{MaxTime: 2 * time.Minute},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets,
-	}
-	cfg, err := te.Start()
-	if err != nil {
-		t.Fatalf("start kube-apiserver and etcd from %s: %v", assets, err)
-	}
-	t.Cleanup(func() {
-		if err := te.Stop(); err != nil {
-			t.Logf("stop envtest: %v", err)
-		}
-	})
-	admin, err := te.AddUser(envtest.User{Name: "kro", Groups: []string{"system:masters"}}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := admin.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
+		CRDInstallOptions: envtest.CRDInstallOptions{MaxTime: 2 * time.Minute},
+	}, "kro")
 	scheme, err := controller.NewScheme()
 	if err != nil {
 		t.Fatal(err)

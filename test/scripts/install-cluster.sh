@@ -54,6 +54,8 @@ die() {
 }
 
 command -v go >/dev/null || die "go is not on PATH"
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mkdir -p "$DEST" || die "cannot create $DEST"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ppa-install-cluster.XXXXXX")
 trap 'chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -68,21 +70,12 @@ install_file() {
 	log "$1: built ($(du -h "$DEST/$1" | cut -f1), $(($(date +%s) - $2)) s)"
 }
 
-# module_source MODULE VERSION DIR: a writable copy of MODULE@VERSION's
-# source from the module cache (downloaded if needed).
-module_source() {
-	local src
-	src=$(go mod download -json "$1@$2" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-	[[ -d $src ]] || die "cannot download $1@$2"
-	cp -r "$src" "$3" && chmod -R u+w "$3"
-}
-
 build_kube() {
 	if [[ -x $DEST/kube-controller-manager && -x $DEST/kube-scheduler ]]; then
 		log "kube-controller-manager, kube-scheduler $KUBE_VERSION: cached"
 		return 0
 	fi
-	local t0 dir=$WORK/kube upstream staging_version
+	local t0 dir=$WORK/kube
 	t0=$(date +%s)
 	log "kube-controller-manager, kube-scheduler $KUBE_VERSION: building"
 	mkdir -p "$dir"
@@ -106,20 +99,11 @@ build_kube() {
 	GOSRC
 	(
 		cd "$dir"
-		# k8s.io/kubernetes's go.mod replaces its staging modules with
-		# local folders; repeat that block with the published versions.
-		upstream=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
-		[[ -f $upstream ]] || die "cannot download k8s.io/kubernetes@$KUBE_VERSION"
-		staging_version=v0.${KUBE_VERSION#v1.}
-		awk '/^replace \($/ { inblock = 1; next } inblock && /^\)/ { inblock = 0 } inblock && $2 == "=>" { print $1 }' "$upstream" |
-			grep -v -e '^k8s.io/sample-cli-plugin$' -e '^k8s.io/sample-controller$' |
-			while read -r m; do printf 'replace %s => %s %s\n' "$m" "$m" "$staging_version"; done >>go.mod
-		grep -q '^replace k8s.io/api ' go.mod || die "no staging replace lines found in $upstream"
+		kube_staging_replaces "$KUBE_VERSION" >>go.mod
+		grep -q '^replace k8s.io/api ' go.mod || die "no staging replace lines found in k8s.io/kubernetes@$KUBE_VERSION's go.mod"
 		go mod tidy -e >/dev/null
-		local pkg=k8s.io/component-base/version
-		local ldflags="-s -w -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1"
-		ldflags+=" -X $pkg.gitMinor=$(echo "$KUBE_VERSION" | cut -d. -f2) -X $pkg.gitTreeState=clean"
-		ldflags+=" -X $pkg.buildDate=1970-01-01T00:00:00Z"
+		local ldflags
+		ldflags=$(kube_ldflags "$KUBE_VERSION")
 		nice go build -trimpath -ldflags="$ldflags" -o "$WORK/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager
 		nice go build -trimpath -ldflags="$ldflags" -o "$WORK/kube-scheduler" k8s.io/kubernetes/cmd/kube-scheduler
 	) || die "kube-controller-manager/kube-scheduler $KUBE_VERSION: build failed"
@@ -208,8 +192,7 @@ copy_kserve_crds() {
 		return 0
 	fi
 	local src
-	src=$(go mod download -json "github.com/kserve/kserve@$KSERVE_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-	[[ -d $src ]] || die "cannot download github.com/kserve/kserve@$KSERVE_VERSION"
+	src=$(module_dir github.com/kserve/kserve "$KSERVE_VERSION") || exit 1
 	mkdir -p "$DEST/crds/kserve.tmp"
 	for f in inferenceservices servingruntimes clusterservingruntimes; do
 		cp "$src/config/crd/full/serving.kserve.io_$f.yaml" "$DEST/crds/kserve.tmp/" || die "KServe: no CRD $f"

@@ -41,6 +41,8 @@ die() {
 }
 
 command -v go >/dev/null || die "go is not on PATH"
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ -x $DEST/kube-apiserver && -x $DEST/etcd ]]; then
 	log "cached: $DEST"
@@ -120,24 +122,11 @@ build_kube_apiserver() {
 	helper_module "$dir" k8s.io/kubernetes "$KUBE_VERSION" k8s.io/kubernetes/cmd/kube-apiserver
 	(
 		cd "$dir"
-		# Fetch upstream's go.mod to read its replace block of staging modules.
-		local upstream staging_version
-		upstream=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
-		[[ -f $upstream ]] || die "kube-apiserver: cannot download k8s.io/kubernetes@$KUBE_VERSION"
-		staging_version=v0.${KUBE_VERSION#v1.}
-		# Lines such as "k8s.io/api => ./staging/src/k8s.io/api" inside
-		# "replace ( ... )"; sample modules are not published.
-		awk '/^replace \($/ { inblock = 1; next } inblock && /^\)/ { inblock = 0 } inblock && $2 == "=>" { print $1 }' "$upstream" |
-			grep -v -e '^k8s.io/sample-cli-plugin$' -e '^k8s.io/sample-controller$' |
-			while read -r m; do
-				printf 'replace %s => %s %s\n' "$m" "$m" "$staging_version"
-			done >>go.mod
-		grep -q '^replace k8s.io/api ' go.mod || die "kube-apiserver: no staging replace lines found in $upstream"
+		kube_staging_replaces "$KUBE_VERSION" >>go.mod
+		grep -q '^replace k8s.io/api ' go.mod || die "kube-apiserver: no staging replace lines found in k8s.io/kubernetes@$KUBE_VERSION's go.mod"
 		go mod tidy -e >/dev/null
-		local pkg=k8s.io/component-base/version
-		local ldflags="-s -w -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1"
-		ldflags+=" -X $pkg.gitMinor=$(echo "$KUBE_VERSION" | cut -d. -f2) -X $pkg.gitTreeState=clean"
-		ldflags+=" -X $pkg.buildDate=1970-01-01T00:00:00Z"
+		local ldflags
+		ldflags=$(kube_ldflags "$KUBE_VERSION")
 		CGO_ENABLED=0 nice go build -trimpath -ldflags="$ldflags" -o "$dir/kube-apiserver.bin" k8s.io/kubernetes/cmd/kube-apiserver
 	) || die "kube-apiserver $KUBE_VERSION: build failed"
 	mv -f "$dir/kube-apiserver.bin" "$DEST/kube-apiserver.tmp" && mv -f "$DEST/kube-apiserver.tmp" "$DEST/kube-apiserver"

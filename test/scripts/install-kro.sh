@@ -33,6 +33,8 @@ die() {
 }
 
 command -v go >/dev/null || die "go is not on PATH"
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mkdir -p "$BIN" || die "cannot create $BIN"
 BIN=$(cd "$BIN" && pwd)
 TARGET=$BIN/kro-$KRO_VERSION
@@ -48,10 +50,7 @@ else
 	trap 'chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
 	export GOFLAGS='' GOWORK=off GOTOOLCHAIN=local CGO_ENABLED=0
 	log "kro $KRO_VERSION: downloading $MODULE@$KRO_VERSION"
-	dir=$(cd "$WORK" && go mod download -json "$MODULE@$KRO_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-	[[ -n $dir && -d $dir ]] || die "go mod download $MODULE@$KRO_VERSION gave no directory"
-	cp -r "$dir" "$WORK/src"
-	chmod -R u+w "$WORK/src"
+	(cd "$WORK" && module_source "$MODULE" "$KRO_VERSION" "$WORK/src") || exit 1
 	log "kro $KRO_VERSION: building ./cmd/controller"
 	(cd "$WORK/src" && go build -trimpath -ldflags "-s -w" -o "$WORK/kro" ./cmd/controller) ||
 		die "go build ./cmd/controller failed"

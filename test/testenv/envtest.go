@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"testing"
+
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // Versions of the envtest servers that test/scripts/install-envtest.sh
@@ -31,4 +35,43 @@ func EnvtestAssets() (string, error) {
 		}
 	}
 	return dir, nil
+}
+
+// StartEnvtest starts te's etcd and kube-apiserver (from EnvtestAssets
+// when te names no assets; a missing CRD folder is an error), stops them
+// when the test ends, and returns the REST config and kubeconfig file of an
+// admin user (system:masters) named user. Configure te first: CRD folders,
+// apiserver flags.
+func StartEnvtest(t testing.TB, te *envtest.Environment, user string) (*rest.Config, string) {
+	t.Helper()
+	if te.BinaryAssetsDirectory == "" {
+		assets, err := EnvtestAssets()
+		if err != nil {
+			t.Fatal(err)
+		}
+		te.BinaryAssetsDirectory = assets
+	}
+	te.ErrorIfCRDPathMissing = true
+	cfg, err := te.Start()
+	if err != nil {
+		t.Fatalf("testenv: start kube-apiserver and etcd from %s: %v", te.BinaryAssetsDirectory, err)
+	}
+	t.Cleanup(func() {
+		if err := te.Stop(); err != nil {
+			t.Logf("testenv: stop kube-apiserver and etcd: %v", err)
+		}
+	})
+	admin, err := te.AddUser(envtest.User{Name: user, Groups: []string{"system:masters"}}, cfg)
+	if err != nil {
+		t.Fatalf("testenv: envtest user %s: %v", user, err)
+	}
+	kc, err := admin.KubeConfig()
+	if err != nil {
+		t.Fatalf("testenv: kubeconfig of %s: %v", user, err)
+	}
+	path := filepath.Join(t.TempDir(), user+".kubeconfig")
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
+		t.Fatalf("testenv: kubeconfig of %s: %v", user, err)
+	}
+	return admin.Config(), path
 }
