@@ -39,4 +39,7 @@
 //     Deployments, its Services and ingress are not exercised.
 //   - Addresses. Everything listens on loopback; the APIService reaches the
 //     adapter through an ExternalName Service naming localhost.
+//
+// The test binary runs as init of a PID namespace of its own (TestMain), so
+// that every process it started dies with it, whatever ends it.
 package cluster

@@ -209,7 +209,6 @@ type servedISVC struct {
 	key      types.NamespacedName
 	proc     *Process
 	grpcAddr string
-	killed   bool
 }
 
 // ServeInferenceServices starts the emulation.
@@ -370,7 +369,6 @@ func (r *Runtimes) Kill(namespace, name string) error {
 	for _, s := range r.running {
 		if s.key.Namespace == namespace && s.key.Name == name {
 			s.proc.Stop(0)
-			s.killed = true
 			return nil
 		}
 	}
