@@ -52,9 +52,10 @@ const (
 	// horizon is the trigger's look-ahead: the lead plus the autoscaling
 	// loop's own latency (KEDA's poll, the HPA's sync, the scale-up).
 	horizon = 3 * time.Minute
-	// riseAfter is how long after the Model's creation the rise comes:
-	// time to train, serve, and start scaling before horizon.
-	riseAfter = 5*time.Minute + 30*time.Second
+	// riseAfter is how long after the control plane is up the rise comes
+	// at the least (then on the next minute): time to install, train and
+	// serve before the rise enters the horizon.
+	riseAfter = 5 * time.Minute
 )
 
 // demand is the metric at t for a workload whose daily rise starts at the
@@ -85,9 +86,9 @@ func TestPredictiveScalingOnAControlPlane(t *testing.T) {
 	c := Start(t, binaries)
 	t.Logf("control plane up in %v", time.Since(began).Round(time.Second))
 
-	// The rise comes riseAfter from now, on a minute; the history holds
-	// the same rise every day before.
-	rise := time.Now().Add(riseAfter).Truncate(time.Minute)
+	// The rise comes on the first whole minute riseAfter from now; the
+	// history holds the same rise every day before.
+	rise := time.Now().Add(riseAfter).Truncate(time.Minute).Add(time.Minute)
 	var ts []int64
 	var ys []float64
 	for at := rise.Add(-15 * 24 * time.Hour); !at.After(rise.Add(2 * time.Hour)); at = at.Add(time.Minute) {
