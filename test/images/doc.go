@@ -1,4 +1,4 @@
-// Package images smoke-tests the container images `make images` builds
+// Package images (Linux only: runc) smoke-tests the container images `make images` builds
 // (hack/images.sh): each image's root file system is unpacked from its OCI
 // layout with GNU tar and its binary is run under runc, as the image's user,
 // with a read-only root file system and no network, and must answer; the

@@ -1,3 +1,5 @@
+//go:build linux
+
 package images
 
 import (
@@ -32,18 +34,7 @@ var smoke = map[string]struct {
 }
 
 func TestImagesRunUnderRunc(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("runc runs Linux containers only")
-	}
-	if os.Geteuid() != 0 {
-		t.Fatal("runc needs root here (no rootless setup): run the test as root, as CI does")
-	}
-	root := repoRoot(t)
-	out := buildImages(t, root)
-	runc, err := exec.LookPath("runc")
-	if err != nil {
-		t.Fatalf("runc not found: run 'make deps' (test/scripts/install-imagetools.sh installs the Debian package): %v", err)
-	}
+	_, out, runc := prepare(t)
 	refs := readImagesTxt(t, filepath.Join(out, "images.txt"))
 	if len(refs) != len(smoke) {
 		t.Fatalf("images.txt lists %d images, want %d (%v)", len(refs), len(smoke), refs)
@@ -105,18 +96,7 @@ func TestImagesRunUnderRunc(t *testing.T) {
 // into a store on a volume, as 65532, with a read-only root and /tmp an
 // empty writable volume (the controller's Workflows mount one there).
 func TestTrainerImageTrains(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("runc runs Linux containers only")
-	}
-	if os.Geteuid() != 0 {
-		t.Fatal("runc needs root here (no rootless setup): run the test as root, as CI does")
-	}
-	root := repoRoot(t)
-	out := buildImages(t, root)
-	runc, err := exec.LookPath("runc")
-	if err != nil {
-		t.Fatalf("runc not found: run 'make deps': %v", err)
-	}
+	root, out, runc := prepare(t)
 	idx, err := testenv.OpenImageLayout(filepath.Join(out, "ppa-trainer"))
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +136,22 @@ func TestTrainerImageTrains(t *testing.T) {
 	if err != nil || len(versions) != 1 {
 		t.Errorf("store holds %v (%v), want one version of shop/smoke", versions, err)
 	}
+}
+
+// prepare checks that runc can run here and builds the images: the
+// checkout's root, the layouts' folder and runc's path.
+func prepare(t *testing.T) (root, out, runc string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("runc needs root here (no rootless setup): run the test as root, as CI does")
+	}
+	root = repoRoot(t)
+	out = buildImages(t, root)
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Fatalf("runc not found: run 'make deps' (test/scripts/install-imagetools.sh installs the Debian package): %v", err)
+	}
+	return root, out, runc
 }
 
 // buildImages builds the images (testenv.BuildImages) or fails the test.
